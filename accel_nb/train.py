@@ -9,7 +9,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'LocalComm', 'History', 'Callback', 'Evaluate', 
            'Checkpoint', 'CheckpointError', 'save_tree', 'load_tree', 'Trainer', 'fit', 'train_digits_gd',
            'plot_history']
 
-# %% ../nbs/03_training.ipynb #81f5644b
+# %% ../nbs/03_training.ipynb #210d36d3
 import json
 import math
 import os
@@ -23,7 +23,7 @@ import numpy as np
 from .backend import array_namespace, check_array, check_number, to_numpy
 from .nn import CrossEntropy
 
-# %% ../nbs/03_training.ipynb #e368e431
+# %% ../nbs/03_training.ipynb #d92e286d
 class LocalComm:
     "The one-process communicator: rank 0 of 1; collectives are no-ops. Parallel chapters supply others."
     rank, size = 0, 1
@@ -36,7 +36,7 @@ class LocalComm:
     def barrier(self): pass
     def __repr__(self): return "LocalComm(rank=0, size=1)"
 
-# %% ../nbs/03_training.ipynb #90b4f018
+# %% ../nbs/03_training.ipynb #697e0c16
 class History:
     "Training records: `steps` (columns: step, loss, lr) and `epochs` (one dict of metrics per epoch)."
     def __init__(self):
@@ -56,11 +56,13 @@ class History:
         last = self.epochs[-1] if self.epochs else {}
         return f"History({len(self.steps['step'])} steps, {len(self.epochs)} epochs, last epoch {last})"
 
-# %% ../nbs/03_training.ipynb #44012cae
+# %% ../nbs/03_training.ipynb #b9ec7500
 class Callback:
-    "Hooks into `Trainer.fit`; override any of `on_fit_begin`, `on_step_end`, `on_epoch_end`, `on_fit_end`."
+    "Hooks into `Trainer.fit`; override any of `on_fit_begin`, `on_before_step`, `on_step_end`, `on_epoch_end`, `on_fit_end`."
     order = 0
     def on_fit_begin(self, trainer): pass
+    def on_before_step(self, trainer):
+        "The gradient of this step is in `trainer.model.grads` (all-reduced); the optimizer has not run yet."
     def on_step_end(self, trainer): pass
     def on_epoch_end(self, trainer): pass
     def on_fit_end(self, trainer): pass
@@ -68,7 +70,7 @@ class Callback:
     def load_state_dict(self, state: dict): pass
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../nbs/03_training.ipynb #433a44df
+# %% ../nbs/03_training.ipynb #7df5a38e
 class Evaluate(Callback):
     "At each epoch end, record `{name}_loss` and `{name}_acc` of the model on `X`, `y`."
     order = 0
@@ -80,7 +82,7 @@ class Evaluate(Callback):
         trainer.epoch_log[f"{self.name}_loss"] = m["loss"]
         trainer.epoch_log[f"{self.name}_acc"] = m["accuracy"]
 
-# %% ../nbs/03_training.ipynb #4b5b854b
+# %% ../nbs/03_training.ipynb #2a20587f
 class LRScheduler(Callback):
     "Set `optimizer.lr = schedule(step)` before every step; `schedule` maps the step count (from 0) to a rate."
     order = -10
@@ -91,7 +93,7 @@ class LRScheduler(Callback):
     def on_step_end(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
     def __repr__(self): return f"LRScheduler({self.schedule!r})"
 
-# %% ../nbs/03_training.ipynb #22d831df
+# %% ../nbs/03_training.ipynb #c0fa76fb
 class EarlyStopping(Callback):
     """Stop when epoch metric `monitor` has not improved by `min_delta` for `patience` epochs; with `restore_best`,
     put back the parameters of the best epoch when it stops."""
@@ -126,7 +128,7 @@ class EarlyStopping(Callback):
         for k in ("best", "best_epoch", "wait", "stopped_epoch"): setattr(self, k, s.get(k))
         self.best_params = s.get("best_params")
 
-# %% ../nbs/03_training.ipynb #3d06fc35
+# %% ../nbs/03_training.ipynb #7420621e
 class ProgressBar(Callback):
     "A tqdm progress bar over all steps (terminal or Jupyter, via `tqdm.auto`), on rank 0 only, with the epoch's metrics."
     order = 30
@@ -146,7 +148,7 @@ class ProgressBar(Callback):
     def on_fit_end(self, trainer):
         if self.bar is not None: self.bar.close(); self.bar = None
 
-# %% ../nbs/03_training.ipynb #b7673e02
+# %% ../nbs/03_training.ipynb #22424bd4
 class Checkpoint(Callback):
     "Save a checkpoint to `path` every `every_epochs` epochs and/or every `every_steps` steps (rank 0 writes)."
     order = 20
@@ -160,7 +162,7 @@ class Checkpoint(Callback):
         if self.every_epochs and (trainer.epoch + 1) % self.every_epochs == 0: trainer.pending_save = self.path
     def __repr__(self): return f"Checkpoint({str(self.path)!r})"
 
-# %% ../nbs/03_training.ipynb #d25a00c7
+# %% ../nbs/03_training.ipynb #fcfdc48b
 class CheckpointError(ValueError):
     "A checkpoint file is unreadable, corrupted, or does not fit the model/optimizer/trainer it is loaded into."
 
@@ -223,7 +225,7 @@ def load_tree(path) -> dict:
     try: return _join_tree(manifest, arrays)
     except KeyError as e: raise CheckpointError(f"{path} is corrupted: its manifest names a missing array {e}") from None
 
-# %% ../nbs/03_training.ipynb #d8782216
+# %% ../nbs/03_training.ipynb #97bb3c4a
 class Trainer:
     "Runs the training loop for `model` and optimizer `opt` on `X`, `y` (this rank's shard), with callbacks."
     def __init__(self, model, opt, X, y, *, batch_size: int | None = None, loss=None, callbacks=(), seed: int = 0,
@@ -262,7 +264,7 @@ class Trainer:
         return (f"Trainer(epoch={self.epoch}, step={self.step}, batch_size={self.batch_size}, "
                 f"steps_per_epoch={self.steps_per_epoch}, rank={self.comm.rank}/{self.comm.size})")
 
-# %% ../nbs/03_training.ipynb #b47e8442
+# %% ../nbs/03_training.ipynb #6059d721
 def _take(y, idx):
     return tuple(t[idx] for t in y) if isinstance(y, tuple) else y[idx]
 
@@ -280,12 +282,13 @@ def _train_step(self: Trainer, idx) -> float:
         self.comm.allreduce(stats)
         g /= g.dtype.type(stats[1])                       # sum -> mean over the global batch
         loss = float(stats[0] / stats[1])
+    for cb in self.callbacks: cb.on_before_step(self)
     self.opt.step()
     return loss
 
 Trainer.train_step = _train_step
 
-# %% ../nbs/03_training.ipynb #f935be5e
+# %% ../nbs/03_training.ipynb #f768012a
 def _fit(self: Trainer, epochs: int) -> History:
     "Train until `epochs` epochs are complete in total (continuing from the current position); returns the history."
     self.epochs_target = check_number(epochs, "epochs", low=0, integer=True)
@@ -318,7 +321,7 @@ def _fit(self: Trainer, epochs: int) -> History:
 
 Trainer.fit = _fit
 
-# %% ../nbs/03_training.ipynb #6cc3c9dc
+# %% ../nbs/03_training.ipynb #24ca7b0d
 CHECKPOINT_FORMAT = "accel_nb.checkpoint/1"
 
 def _save_checkpoint(self: Trainer, path) -> Path | None:
@@ -372,7 +375,7 @@ def _load_checkpoint(self: Trainer, path):
 
 Trainer.save_checkpoint, Trainer.load_checkpoint = _save_checkpoint, _load_checkpoint
 
-# %% ../nbs/03_training.ipynb #7e4929c1
+# %% ../nbs/03_training.ipynb #95e2a55c
 def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val=None, callbacks=(), seed: int = 0,
         loss=None, comm=None, progress: bool = True) -> History:
     "Train `model` with `opt` on `X`, `y` for `epochs` epochs; `val=(X_val, y_val)` records val_loss/val_acc each epoch."
@@ -381,7 +384,7 @@ def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val
     if progress: cbs.append(ProgressBar())
     return Trainer(model, opt, X, y, batch_size=batch_size, loss=loss, callbacks=cbs, seed=seed, comm=comm).fit(epochs)
 
-# %% ../nbs/03_training.ipynb #14d70cf1
+# %% ../nbs/03_training.ipynb #6709af6c
 def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: int = 0, progress: bool = True) -> dict:
     "Train a digits MLP with full-batch GD; returns the model, history, test metrics and wall time."
     from accel_nb.data import load_digits
@@ -396,7 +399,7 @@ def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: 
     return {"model": model, "history": hist, "test": model.evaluate(data.test.X, data.test.y), "seconds": seconds,
             "data": data}
 
-# %% ../nbs/03_training.ipynb #b5af79c1
+# %% ../nbs/03_training.ipynb #a145f420
 def plot_history(history: History, title: str = "", ax=None):
     "Loss (train, and val if recorded) and validation accuracy per epoch."
     import matplotlib.pyplot as plt

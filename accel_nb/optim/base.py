@@ -8,13 +8,13 @@ Docs: https://accel-nb.github.io/accel_nb/optimizer.html.md"""
 __all__ = ['NonFiniteGradientError', 'nonnegative', 'positive', 'unit_interval', 'closed_unit_interval', 'flag', 'Optimizer',
            'GD']
 
-# %% ../../nbs/02b_optimizer.ipynb #d0808722
+# %% ../../nbs/02b_optimizer.ipynb #f3d6d61d
 import numpy as np
 
 from ..backend import array_namespace, check_number, to_numpy
 from ..backend import _all_finite
 
-# %% ../../nbs/02b_optimizer.ipynb #ebff3bdb
+# %% ../../nbs/02b_optimizer.ipynb #61b265d7
 class NonFiniteGradientError(FloatingPointError):
     "A gradient holds NaN or Inf; the optimizer step was not applied."
 
@@ -38,7 +38,7 @@ def _as_pairs(params, grads):
         if array_namespace(p) is np and not p.flags.writeable: raise ValueError(f"params{where} must be writeable (it is updated in place)")
     return ps, gs
 
-# %% ../../nbs/02b_optimizer.ipynb #793baf80
+# %% ../../nbs/02b_optimizer.ipynb #2ba15cbe
 def nonnegative(name, v): return check_number(v, name, low=0)
 def positive(name, v): return check_number(v, name, low=0, low_open=True)
 def unit_interval(name, v): return check_number(v, name, low=0, high=1, high_open=True)  # [0, 1)
@@ -47,7 +47,7 @@ def flag(name, v):
     if not isinstance(v, (bool, np.bool_)): raise TypeError(f"{name} must be True or False, got {v!r}")
     return bool(v)
 
-# %% ../../nbs/02b_optimizer.ipynb #ae9c56a6
+# %% ../../nbs/02b_optimizer.ipynb #65b4644c
 class Optimizer:
     """Base class: `params`/`grads` (a flat buffer each, or lists), step counter `t`, per-parameter `state` arrays,
     validated hyperparameters readable and settable as attributes, `step()`, `state_dict()`/`load_state_dict()`."""
@@ -85,17 +85,22 @@ class Optimizer:
         h = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({h}; t={self.t}, {len(self.params)} array(s), {sum(p.size for p in self.params):,} parameters)"
 
-# %% ../../nbs/02b_optimizer.ipynb #56bcbb08
-def _step(self: Optimizer) -> bool:
-    "Apply one update to every parameter; returns False when a non-finite gradient made it skip (nonfinite='skip')."
+# %% ../../nbs/02b_optimizer.ipynb #00330fb0
+def _check_grads(self: Optimizer) -> bool:
+    "True when every gradient is finite; otherwise raise `NonFiniteGradientError`, or count a skip and return False."
     bad = [i for i, g in enumerate(self.grads) if not self.grad_is_finite(g)]
-    if bad:
-        if self.nonfinite == "raise":
-            where = "the gradient" if len(self.grads) == 1 else f"gradient(s) {bad}"
-            raise NonFiniteGradientError(f"{where} contains NaN or Inf at step {self.t + 1}; parameters and optimizer "
-                                         "state were left unchanged (pass nonfinite='skip' to skip such steps)")
-        self.skipped += 1
-        return False
+    if not bad: return True
+    if self.nonfinite == "raise":
+        where = "the gradient" if len(self.grads) == 1 else f"gradient(s) {bad}"
+        raise NonFiniteGradientError(f"{where} contains NaN or Inf at step {self.t + 1}; parameters and optimizer "
+                                     "state were left unchanged (pass nonfinite='skip' to skip such steps)")
+    self.skipped += 1
+    return False
+
+def _step(self: Optimizer, loss_fn=None) -> bool:
+    """Apply one update to every parameter; returns False when a non-finite gradient made it skip.
+    `loss_fn()` (the loss at the current parameters) is needed only by line-search methods, like PyTorch's closure."""
+    if not self.check_grads(): return False
     self.t += 1
     for p, g, s in zip(self.params, self.grads, self.state): self.update(p, g, s)
     return True
@@ -108,9 +113,9 @@ def _update(self: Optimizer, p, g, state: dict):
     "The algorithm: update parameter `p` in place from gradient `g`, step `self.t` and `state` arrays."
     raise NotImplementedError
 
-Optimizer.step, Optimizer.grad_is_finite, Optimizer.update = _step, _grad_is_finite, _update
+Optimizer.check_grads, Optimizer.step, Optimizer.grad_is_finite, Optimizer.update = _check_grads, _step, _grad_is_finite, _update
 
-# %% ../../nbs/02b_optimizer.ipynb #81217fcd
+# %% ../../nbs/02b_optimizer.ipynb #fc02f7b7
 def _state_dict(self: Optimizer) -> dict:
     "A snapshot: `{'type', 't', 'skipped', 'hyper', 'state': [{name: numpy array}, ...]}` (arrays are copies)."
     return {"type": type(self).__name__, "t": self.t, "skipped": self.skipped, "hyper": dict(self.hyper),
@@ -145,7 +150,7 @@ def _load_state_dict(self: Optimizer, sd: dict):
 
 Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
 
-# %% ../../nbs/02b_optimizer.ipynb #528be1b2
+# %% ../../nbs/02b_optimizer.ipynb #cb716905
 class GD(Optimizer):
     r"Gradient descent $\theta \leftarrow \theta - \eta g$ (with a stochastic gradient, this is plain SGD)."
     hyper_checks = {"lr": nonnegative}
