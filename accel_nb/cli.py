@@ -6,16 +6,17 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
-           'stage_training', 'bench_bandwidth', 'build_parser', 'main']
+           'stage_training', 'stage_rates', 'stage_optimizers', 'bench_bandwidth', 'bench_optimizer_steps',
+           'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #3ccc252b
+# %% ../nbs/90_cli.ipynb #e705bbfe
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #35a69bd7
+# %% ../nbs/90_cli.ipynb #5ec59649
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -46,7 +47,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #fa7f7eb4
+# %% ../nbs/90_cli.ipynb #923654a1
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -66,7 +67,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #69aad924
+# %% ../nbs/90_cli.ipynb #0a4df9ce
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -117,18 +118,58 @@ def stage_training(ctx: RunContext) -> list:
     return [{"experiment": f"digits MLP 64-128-10, full-batch GD, lr 0.5, {steps} steps",
              "test acc": r["test"]["accuracy"], "test loss": r["test"]["loss"], "seconds": r["seconds"]}]
 
-# %% ../nbs/90_cli.ipynb #bd24cc81
+def stage_rates(ctx: RunContext) -> list:
+    "Chapters 10 and 12: convergence rates on a rotated quadratic (kappa = 100), measured against their formulas."
+    import numpy as np
+    from accel_nb.optim import GD, SGD
+    from accel_nb.optim.gd import gd_rate, measured_rate, optimal_step, trajectory
+    from accel_nb.optim.momentum import heavy_ball_params, heavy_ball_rate, nesterov_params, nesterov_rate
+    from accel_nb.problems import Quadratic
+    q = Quadratic.with_condition(50, cond=100, seed=ctx.seed)
+    x0 = np.zeros(50)
+    lr_hb, mom_hb = heavy_ball_params(q.L, q.mu); lr_n, mom_n = nesterov_params(q.L, q.mu)
+    runs = [("GD, eta = 1/L", "1 - 1/kappa", trajectory(q, GD, x0, 300, lr=1 / q.L), gd_rate(1 / q.L, q.L, q.mu)),
+            ("GD, eta = 2/(L+mu)", "(kappa-1)/(kappa+1)", trajectory(q, GD, x0, 300, lr=optimal_step(q.L, q.mu)), gd_rate(optimal_step(q.L, q.mu), q.L, q.mu)),
+            ("heavy ball, optimal", "(sqrt k-1)/(sqrt k+1)", trajectory(q, SGD, x0, 150, lr=lr_hb, momentum=mom_hb), heavy_ball_rate(q.cond)),
+            ("Nesterov", "1 - 1/sqrt(kappa)", trajectory(q, SGD, x0, 300, lr=lr_n, momentum=mom_n, nesterov=True), nesterov_rate(q.cond))]
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    rows = []
+    for name, formula, tr, theory in runs:
+        e = tr.errors(q.minimizer)
+        rate = measured_rate(e)
+        rows.append({"method": name, "theory": formula, "theory rate": theory, "measured rate": rate, "measured / theory": rate / theory})
+        ax.semilogy(e / e[0], label=name)
+    ax.set_xlabel("step"); ax.set_ylabel("relative error"); ax.set_ylim(1e-13, 2); ax.grid(alpha=.3); ax.legend(fontsize=8)
+    ax.set_title("rotated quadratic, kappa = 100")
+    ctx.savefig(fig, "10_rates")
+    return rows
+
+def stage_optimizers(ctx: RunContext) -> list:
+    "Chapters 11-13: the digits MLP trained with every optimizer (same seed, same epochs)."
+    import matplotlib.pyplot as plt
+    from accel_nb.optim import compare_optimizers, plot_optimizer_comparison
+    epochs = 10 if ctx.quick else 30
+    res = compare_optimizers(epochs=epochs, seed=ctx.seed)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_optimizer_comparison(res, ax=ax, title=f"digits MLP 64-64-10: validation loss, {epochs} epochs")
+    ctx.savefig(fig, "13_optimizers")
+    return res["rows"]
+
+# %% ../nbs/90_cli.ipynb #f0b816ac
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
     "training": stage_training,
+    "rates": stage_rates,
+    "optimizers": stage_optimizers,
 }
 "The tour, in book order: name -> stage(ctx) -> rows. Later chapters add their stage here."
 
 BENCHMARKS = {}
 "The benchmarks: name -> bench(ctx) -> rows. Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #aa73f6d2
+# %% ../nbs/90_cli.ipynb #af28c9af
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -137,9 +178,20 @@ def bench_bandwidth(ctx: RunContext) -> list:
         rows.append({"working set": f"{s / 2**20:g} MiB", "GB/s (median)": rmw_bandwidth(s, repeat=ctx.repeat) / 1e9})
     return rows
 
-BENCHMARKS["bandwidth"] = bench_bandwidth
+def bench_optimizer_steps(ctx: RunContext) -> list:
+    "Chapter 14: Adam and SGD-momentum steps on 10M float32 parameters (2M with --quick), numpy to fused, vs the bandwidth ceiling."
+    from accel_nb.optim.fused import bench_adam, bench_sgd
+    import numba
+    n = 2_000_000 if ctx.quick else 10_000_000
+    rows = [dict(step="Adam", **r) for r in bench_adam(n, repeat=ctx.repeat, naive=not ctx.quick)]
+    rows += [dict(step="SGD momentum", **r) for r in bench_sgd(n, repeat=ctx.repeat)]
+    print(f"(n = {n:,} float32 parameters, {numba.get_num_threads()} numba threads, medians of {ctx.repeat} interleaved runs)")
+    return rows
 
-# %% ../nbs/90_cli.ipynb #9df1d4e3
+BENCHMARKS["bandwidth"] = bench_bandwidth
+BENCHMARKS["optimizer-step"] = bench_optimizer_steps
+
+# %% ../nbs/90_cli.ipynb #70ea335b
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -184,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #8ec75162
+# %% ../nbs/90_cli.ipynb #41a3001a
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -231,5 +283,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #c24c1948
+# %% ../nbs/90_cli.ipynb #afb889eb
 if __name__ == "__main__": sys.exit(main())

@@ -7,7 +7,7 @@ Docs: https://accel-nb.github.io/accel_nb/adaptive.html.md"""
 # %% auto #0
 __all__ = ['betas_pair', 'Adagrad', 'RMSprop', 'Adam', 'AdamW']
 
-# %% ../../nbs/13_adaptive.ipynb #f9f0acac
+# %% ../../nbs/13_adaptive.ipynb #68cf80ff
 import math
 
 import numpy as np
@@ -15,13 +15,13 @@ import numpy as np
 from ..backend import array_namespace, check_number
 from .base import Optimizer, flag, nonnegative, positive, unit_interval
 
-# %% ../../nbs/13_adaptive.ipynb #d8612fa8
+# %% ../../nbs/13_adaptive.ipynb #c502219d
 def betas_pair(name, v):
     "Validate `betas = (beta1, beta2)`, each in [0, 1)."
     if not isinstance(v, (tuple, list)) or len(v) != 2: raise TypeError(f"{name} must be a pair (beta1, beta2), got {v!r}")
     return (unit_interval(f"{name}[0]", v[0]), unit_interval(f"{name}[1]", v[1]))
 
-# %% ../../nbs/13_adaptive.ipynb #aafe5a7f
+# %% ../../nbs/13_adaptive.ipynb #f09f63ea
 class Adagrad(Optimizer):
     "Adagrad with PyTorch's options (lr_decay, weight_decay, initial_accumulator_value, eps=1e-10, maximize)."
     hyper_checks = {"lr": nonnegative, "lr_decay": nonnegative, "weight_decay": nonnegative,
@@ -40,7 +40,7 @@ class Adagrad(Optimizer):
         s += g * g                                                   # s_t = s_{t-1} + g^2
         p -= clr * g / (np.sqrt(s) + self.eps)                       # theta -= eta_t g / (sqrt(s_t) + eps)
 
-# %% ../../nbs/13_adaptive.ipynb #18186fbc
+# %% ../../nbs/13_adaptive.ipynb #ecd93dd1
 class RMSprop(Optimizer):
     "RMSprop with PyTorch's options (alpha=0.99, eps=1e-8 outside the sqrt, weight_decay, momentum, centered, maximize)."
     hyper_checks = {"lr": nonnegative, "alpha": nonnegative, "eps": positive, "weight_decay": nonnegative,
@@ -68,7 +68,7 @@ class RMSprop(Optimizer):
             p -= self.lr * b
         else: p -= self.lr * g / d
 
-# %% ../../nbs/13_adaptive.ipynb #8bdf007c
+# %% ../../nbs/13_adaptive.ipynb #62eeda77
 class Adam(Optimizer):
     "Adam (Kingma & Ba 2015) with PyTorch's semantics: bias correction, eps outside the sqrt, L2 weight_decay, amsgrad, maximize."
     hyper_checks = {"lr": nonnegative, "betas": betas_pair, "eps": positive, "weight_decay": nonnegative,
@@ -109,7 +109,7 @@ class Adam(Optimizer):
                   beta1=self.betas[0], beta2=self.betas[1], eps=self.eps, weight_decay=self.weight_decay,
                   decoupled=self.decoupled_weight_decay, maximize=self.maximize)
 
-# %% ../../nbs/13_adaptive.ipynb #750d2fc9
+# %% ../../nbs/13_adaptive.ipynb #7d5a6036
 class AdamW(Adam):
     r"Adam with decoupled weight decay $\theta \leftarrow \theta(1-\eta\lambda)$ before the Adam step (PyTorch's AdamW, weight_decay=1e-2)."
     decoupled_weight_decay = True

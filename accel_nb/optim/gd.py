@@ -7,14 +7,14 @@ Docs: https://accel-nb.github.io/accel_nb/gd.html.md"""
 # %% auto #0
 __all__ = ['Trajectory', 'trajectory', 'measured_rate', 'optimal_step', 'gd_rate', 'ArmijoGD']
 
-# %% ../../nbs/10_gd.ipynb #7b640a96
+# %% ../../nbs/10_gd.ipynb #e3061c17
 import numpy as np
 from dataclasses import dataclass
 
 from ..backend import check_number, to_numpy
 from .base import GD, Optimizer, positive
 
-# %% ../../nbs/10_gd.ipynb #40783507
+# %% ../../nbs/10_gd.ipynb #cfcf04a4
 @dataclass
 class Trajectory:
     "Iterates `xs` (steps+1 rows), losses `losses` (steps+1) and the optimizer that produced them."
@@ -47,7 +47,7 @@ def measured_rate(errors, start: int | None = None) -> float:
     s = len(e) // 2 if start is None else start
     return float((e[-1] / e[s]) ** (1.0 / (len(e) - 1 - s)))
 
-# %% ../../nbs/10_gd.ipynb #9ed10b89
+# %% ../../nbs/10_gd.ipynb #32dd7e8d
 def optimal_step(L: float, mu: float) -> float:
     r"The best fixed gradient-descent step on an $L$-smooth, $\mu$-strongly convex quadratic: $2/(L+\mu)$."
     L, mu = check_number(L, "L", low=0, low_open=True), check_number(mu, "mu", low=0, low_open=True)
@@ -59,7 +59,7 @@ def gd_rate(lr: float, L: float, mu: float) -> float:
     lr = check_number(lr, "lr", low=0)
     return max(abs(1 - lr * mu), abs(1 - lr * L))
 
-# %% ../../nbs/10_gd.ipynb #f8ce2352
+# %% ../../nbs/10_gd.ipynb #8b17c5c9
 def _backtracks(name, v): return check_number(v, name, low=1, integer=True)
 def _open_unit(name, v): return check_number(v, name, low=0, high=1, low_open=True, high_open=True)
 

@@ -7,12 +7,12 @@ Docs: https://accel-nb.github.io/accel_nb/momentum.html.md"""
 # %% auto #0
 __all__ = ['heavy_ball', 'heavy_ball_params', 'heavy_ball_rate', 'nesterov_params', 'nesterov_rate']
 
-# %% ../../nbs/12_momentum.ipynb #08f059dd
+# %% ../../nbs/12_momentum.ipynb #38c63548
 import math
 
 from ..backend import check_number
 
-# %% ../../nbs/12_momentum.ipynb #fcd7602e
+# %% ../../nbs/12_momentum.ipynb #ad237e20
 def heavy_ball(grad, x0, lr: float, momentum: float, steps: int):
     r"Polyak's form $\theta_{t+1} = \theta_t - \alpha \nabla f(\theta_t) + \beta(\theta_t - \theta_{t-1})$; returns all iterates."
     x_prev, x = np.array(x0, dtype=float), np.array(x0, dtype=float)
@@ -22,10 +22,10 @@ def heavy_ball(grad, x0, lr: float, momentum: float, steps: int):
         xs.append(x.copy())
     return np.array(xs)
 
-# %% ../../nbs/12_momentum.ipynb #824c56bc
+# %% ../../nbs/12_momentum.ipynb #7f4c8c45
 import numpy as np
 
-# %% ../../nbs/12_momentum.ipynb #3755edf0
+# %% ../../nbs/12_momentum.ipynb #5f93f3d9
 def heavy_ball_params(L: float, mu: float) -> tuple:
     r"Polyak's optimal heavy-ball step and momentum on an $L$-smooth, $\mu$-strongly convex quadratic: $(\alpha^\star, \beta^\star)$."
     L, mu = check_number(L, "L", low=0, low_open=True), check_number(mu, "mu", low=0, low_open=True)
@@ -38,7 +38,7 @@ def heavy_ball_rate(kappa: float) -> float:
     k = math.sqrt(check_number(kappa, "kappa", low=1))
     return (k - 1) / (k + 1)
 
-# %% ../../nbs/12_momentum.ipynb #06753fc3
+# %% ../../nbs/12_momentum.ipynb #25d344d3
 def nesterov_params(L: float, mu: float) -> tuple:
     r"Nesterov's constant-momentum parameters for $\mu$-strongly convex, $L$-smooth $f$: $(1/L, (\sqrt\kappa-1)/(\sqrt\kappa+1))$."
     L, mu = check_number(L, "L", low=0, low_open=True), check_number(mu, "mu", low=0, low_open=True)

@@ -7,12 +7,12 @@ Docs: https://accel-nb.github.io/accel_nb/schedules.html.md"""
 # %% auto #0
 __all__ = ['Schedule', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearWarmup', 'OneCycleLR']
 
-# %% ../../nbs/11b_schedules.ipynb #2ef1b5b7
+# %% ../../nbs/11b_schedules.ipynb #16d3afac
 import math
 
 from ..backend import check_number
 
-# %% ../../nbs/11b_schedules.ipynb #b2203e4a
+# %% ../../nbs/11b_schedules.ipynb #fd64925d
 class Schedule:
     "A learning-rate schedule: `schedule(t)` is the rate for step `t` (t = 0, 1, ...)."
     def __call__(self, t: int) -> float:
@@ -24,7 +24,7 @@ class Schedule:
     def __repr__(self):
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
-# %% ../../nbs/11b_schedules.ipynb #e091f774
+# %% ../../nbs/11b_schedules.ipynb #76426578
 class StepLR(Schedule):
     r"$\eta_t = \eta_0 \gamma^{\lfloor t / \text{step\_size} \rfloor}$ (torch.optim.lr_scheduler.StepLR)."
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1):
@@ -39,7 +39,7 @@ class ExponentialLR(Schedule):
         self.lr, self.gamma = check_number(lr, "lr", low=0), check_number(gamma, "gamma", low=0)
     def lr_at(self, t): return self.lr * self.gamma ** t
 
-# %% ../../nbs/11b_schedules.ipynb #1f4757ce
+# %% ../../nbs/11b_schedules.ipynb #b92d5416
 class CosineAnnealingLR(Schedule):
     r"$\eta_t = \eta_{min} + \frac12(\eta_0-\eta_{min})(1+\cos(\pi t/T_{max}))$ (torch.optim.lr_scheduler.CosineAnnealingLR)."
     def __init__(self, lr: float, T_max: int, eta_min: float = 0.0):
@@ -49,7 +49,7 @@ class CosineAnnealingLR(Schedule):
     def lr_at(self, t):
         return self.eta_min + 0.5 * (self.lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max))
 
-# %% ../../nbs/11b_schedules.ipynb #51afe455
+# %% ../../nbs/11b_schedules.ipynb #b43b2e0f
 class LinearWarmup(Schedule):
     "Ramp linearly from `start_factor * schedule(0)` over `warmup_steps` steps, then follow `schedule(t - warmup_steps)`."
     def __init__(self, schedule, warmup_steps: int, start_factor: float = 0.01):
@@ -66,7 +66,7 @@ class LinearWarmup(Schedule):
             return self.schedule(0) * (f + (1 - f) * t / self.warmup_steps)
         return self.schedule(t - self.warmup_steps)
 
-# %% ../../nbs/11b_schedules.ipynb #7a39c567
+# %% ../../nbs/11b_schedules.ipynb #c628811d
 class OneCycleLR(Schedule):
     "The one-cycle policy (torch.optim.lr_scheduler.OneCycleLR, learning rate only)."
     def __init__(self, max_lr: float, total_steps: int, pct_start: float = 0.3, anneal: str = "cos",

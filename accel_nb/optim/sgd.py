@@ -7,7 +7,7 @@ Docs: https://accel-nb.github.io/accel_nb/sgd.html.md"""
 # %% auto #0
 __all__ = ['SGD', 'clip_grad_norm_', 'ClipGradNorm']
 
-# %% ../../nbs/11_sgd.ipynb #fad7a72a
+# %% ../../nbs/11_sgd.ipynb #f814b9f8
 import math
 
 import numpy as np
@@ -16,7 +16,7 @@ from ..backend import _all_finite, array_namespace, check_number
 from .base import Optimizer, closed_unit_interval, flag, nonnegative
 from ..train import Callback
 
-# %% ../../nbs/11_sgd.ipynb #036c5e41
+# %% ../../nbs/11_sgd.ipynb #85fdad18
 class SGD(Optimizer):
     r"Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov, weight decay and maximize semantics."
     hyper_checks = {"lr": nonnegative, "momentum": nonnegative, "dampening": closed_unit_interval,
@@ -50,7 +50,7 @@ class SGD(Optimizer):
             g = g + mu * b if self.nesterov else b        # nesterov: g + mu b_t; else b_t
         p -= lr * g                                       # theta_t = theta_{t-1} - gamma g_t
 
-# %% ../../nbs/11_sgd.ipynb #cf3802ae
+# %% ../../nbs/11_sgd.ipynb #94d33229
 def _sgd_fused_update(self: SGD, p, g, state):
     from accel_nb.optim.fused import sgd_step
     sgd_step(p, g, state.get("momentum_buffer"), t=self.t, lr=self.lr, momentum=self.momentum, dampening=self.dampening,
@@ -58,7 +58,7 @@ def _sgd_fused_update(self: SGD, p, g, state):
 
 SGD.fused_update = _sgd_fused_update
 
-# %% ../../nbs/11_sgd.ipynb #d87a7f38
+# %% ../../nbs/11_sgd.ipynb #e2bd4824
 def clip_grad_norm_(grads, max_norm: float, error_if_nonfinite: bool = False) -> float:
     "Scale `grads` (an array or list of arrays) in place so their global L2 norm is at most `max_norm`; returns the norm before."
     max_norm = check_number(max_norm, "max_norm", low=0, low_open=True)
