@@ -8,13 +8,13 @@ Docs: https://accel-nb.github.io/accel_nb/optimizer.html.md"""
 __all__ = ['NONFINITE', 'NonFiniteGradientError', 'nonnegative', 'positive', 'unit_interval', 'closed_unit_interval', 'flag',
            'Optimizer', 'GD']
 
-# %% ../../nbs/02b_optimizer.ipynb #290f6a2a
+# %% ../../nbs/02b_optimizer.ipynb #bde94ef7
 import numpy as np
 
 from ..backend import array_namespace, check_number, to_numpy
 from ..backend import _all_finite
 
-# %% ../../nbs/02b_optimizer.ipynb #921a1bd2
+# %% ../../nbs/02b_optimizer.ipynb #a629a67d
 class NonFiniteGradientError(FloatingPointError):
     "A gradient holds NaN or Inf; the optimizer step was not applied."
 
@@ -38,7 +38,7 @@ def _as_pairs(params, grads):
         if array_namespace(p) is np and not p.flags.writeable: raise ValueError(f"params{where} must be writeable (it is updated in place)")
     return ps, gs
 
-# %% ../../nbs/02b_optimizer.ipynb #7df42bce
+# %% ../../nbs/02b_optimizer.ipynb #24040451
 def nonnegative(name, v): return check_number(v, name, low=0)
 def positive(name, v): return check_number(v, name, low=0, low_open=True)
 def unit_interval(name, v): return check_number(v, name, low=0, high=1, high_open=True)  # [0, 1)
@@ -47,7 +47,7 @@ def flag(name, v):
     if not isinstance(v, (bool, np.bool_)): raise TypeError(f"{name} must be True or False, got {v!r}")
     return bool(v)
 
-# %% ../../nbs/02b_optimizer.ipynb #5083c851
+# %% ../../nbs/02b_optimizer.ipynb #1c7eedba
 NONFINITE = ("raise", "skip", "ignore")
 "What `step()` does with a NaN/Inf gradient: raise (default), skip the step, or ignore (no check, like PyTorch)."
 
@@ -88,7 +88,7 @@ class Optimizer:
         h = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({h}; t={self.t}, {len(self.params)} array(s), {sum(p.size for p in self.params):,} parameters)"
 
-# %% ../../nbs/02b_optimizer.ipynb #b8117376
+# %% ../../nbs/02b_optimizer.ipynb #c33ec9c2
 def _check_grads(self: Optimizer) -> bool:
     "True when every gradient is finite; otherwise raise `NonFiniteGradientError`, or count a skip and return False."
     if self.nonfinite == "ignore": return True
@@ -122,7 +122,7 @@ def _update(self: Optimizer, p, g, state: dict):
 
 Optimizer.check_grads, Optimizer.step, Optimizer.grad_is_finite, Optimizer.update = _check_grads, _step, _grad_is_finite, _update
 
-# %% ../../nbs/02b_optimizer.ipynb #52b19225
+# %% ../../nbs/02b_optimizer.ipynb #d75074b6
 def _state_dict(self: Optimizer) -> dict:
     "A snapshot: `{'type', 't', 'skipped', 'hyper', 'state': [{name: numpy array}, ...]}` (arrays are copies)."
     return {"type": type(self).__name__, "t": self.t, "skipped": self.skipped, "hyper": dict(self.hyper),
@@ -157,7 +157,7 @@ def _load_state_dict(self: Optimizer, sd: dict):
 
 Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
 
-# %% ../../nbs/02b_optimizer.ipynb #96952c33
+# %% ../../nbs/02b_optimizer.ipynb #cdbae56a
 class GD(Optimizer):
     r"Gradient descent $\theta \leftarrow \theta - \eta g$ (with a stochastic gradient, this is plain SGD)."
     hyper_checks = {"lr": nonnegative}
