@@ -6,17 +6,17 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
-           'stage_training', 'stage_rates', 'stage_optimizers', 'bench_bandwidth', 'bench_optimizer_steps',
-           'build_parser', 'main']
+           'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'bench_bandwidth',
+           'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #e705bbfe
+# %% ../nbs/90_cli.ipynb #ada59737
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #5ec59649
+# %% ../nbs/90_cli.ipynb #2c463571
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -47,7 +47,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #923654a1
+# %% ../nbs/90_cli.ipynb #76fbbd11
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -67,7 +67,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #0a4df9ce
+# %% ../nbs/90_cli.ipynb #ac13b63f
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -156,20 +156,60 @@ def stage_optimizers(ctx: RunContext) -> list:
     ctx.savefig(fig, "13_optimizers")
     return res["rows"]
 
-# %% ../nbs/90_cli.ipynb #f0b816ac
+def _speedup_figure(rows: list, n: int):
+    "Bar chart of the logistic-gradient speed-ups in `bench_data_parallel` rows."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    rows = [r for r in rows if r["problem"].startswith("logistic")]
+    ax.barh([r["setup"] for r in rows], [r["speedup"] for r in rows]); ax.invert_yaxis(); ax.axvline(1, color="gray", lw=.8)
+    ax.set_xlabel("speed-up vs 1 process, 1 BLAS thread"); ax.set_title(f"data-parallel logistic gradient, {n:,} x 100 float32")
+    return fig
+
+def stage_parallel(ctx: RunContext) -> list:
+    "Chapter 20: the digits MLP trained by 2 worker processes vs 1 process, and the data-parallel gradient speed-up."
+    import functools
+    import numpy as np
+    from accel_nb.data import load_digits
+    from accel_nb.nn import MLP
+    from accel_nb.optim import GD
+    from accel_nb.parallel import ProcessGroup, bench_data_parallel
+    from accel_nb.train import Trainer
+    data = load_digits(seed=ctx.seed)
+    steps = 50 if ctx.quick else 200
+    make_model = functools.partial(MLP, [64, 64, 10], seed=ctx.seed)
+    make_opt = functools.partial(GD, lr=0.5)
+    model = make_model(); tr = Trainer(model, make_opt(model.params, model.grads), data.train.X, data.train.y)
+    t0 = time.perf_counter(); tr.fit(steps); t_single = time.perf_counter() - t0
+    with ProcessGroup(2) as pg:
+        t0 = time.perf_counter(); params, hist = pg.fit(make_model, make_opt, data.train.X, data.train.y, epochs=steps)
+        t_par = time.perf_counter() - t0
+        startup = pg.startup_seconds
+    rel = float(np.linalg.norm(params - model.params) / np.linalg.norm(model.params))
+    rows = [{"experiment": f"digits MLP, full-batch GD, {steps} steps: 2 workers vs 1 process",
+             "result": f"relative parameter difference {rel:.1e}", "1 process s": t_single, "2 workers s": t_par,
+             "worker start-up s": startup}]
+    n = 100_000 if ctx.quick else 1_000_000
+    b = bench_data_parallel(n=n, rounds=2 if ctx.quick else 5, steps=3, workers=(1, 2))
+    ctx.savefig(_speedup_figure(b["rows"], n), "20_parallel_speedup")
+    for r in b["rows"]:
+        if r["problem"].startswith("logistic"): rows.append({"experiment": f"{r['problem']}: {r['setup']}", "result": f"{r['ms/step']:.1f} ms/step", "speedup": r["speedup"]})
+    return rows
+
+# %% ../nbs/90_cli.ipynb #45701627
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
     "training": stage_training,
     "rates": stage_rates,
     "optimizers": stage_optimizers,
+    "parallel": stage_parallel,
 }
 "The tour, in book order: name -> stage(ctx) -> rows. Later chapters add their stage here."
 
 BENCHMARKS = {}
-"The benchmarks: name -> bench(ctx) -> rows. Chapters with performance claims add theirs here."
+"The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #af28c9af
+# %% ../nbs/90_cli.ipynb #12058cff
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -188,10 +228,29 @@ def bench_optimizer_steps(ctx: RunContext) -> list:
     print(f"(n = {n:,} float32 parameters, {numba.get_num_threads()} numba threads, medians of {ctx.repeat} interleaved runs)")
     return rows
 
-BENCHMARKS["bandwidth"] = bench_bandwidth
-BENCHMARKS["optimizer-step"] = bench_optimizer_steps
+def bench_parallel(ctx: RunContext) -> list:
+    "Chapter 20: data-parallel step times (logistic gradient 10^6 x 100 float32, digits MLP), 1 process vs worker processes."
+    from accel_nb.parallel import bench_data_parallel
+    n = 200_000 if ctx.quick else 1_000_000
+    b = bench_data_parallel(n=n, rounds=ctx.repeat, steps=3, workers=(1, 2))
+    print(format_table(b["startup"], "start-up cost and break-even (logistic)"))
+    if ctx.out is not None: ctx.savefig(_speedup_figure(b["rows"], n), "20_parallel_speedup")
+    return b["rows"]
 
-# %% ../nbs/90_cli.ipynb #70ea335b
+def bench_gpu(ctx: RunContext) -> list:
+    "Chapter 21: fused Adam on 10^8 float32 parameters vs the device copy bandwidth; MLP epochs GPU vs CPU."
+    from accel_nb.gpu import bench_gpu_optimizer, bench_gpu_training, device_info
+    print(device_info())
+    rows = bench_gpu_optimizer(n=10_000_000 if ctx.quick else 100_000_000, repeat=ctx.repeat)
+    print(format_table(bench_gpu_training(epochs=1 if ctx.quick else 3), "training epochs, GPU vs CPU"))
+    return rows
+
+BENCHMARKS["bandwidth"] = (bench_bandwidth, "cpu")
+BENCHMARKS["optimizer-step"] = (bench_optimizer_steps, "cpu")
+BENCHMARKS["data-parallel"] = (bench_parallel, "cpu")
+BENCHMARKS["gpu"] = (bench_gpu, "gpu")
+
+# %% ../nbs/90_cli.ipynb #4e34272a
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -236,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #41a3001a
+# %% ../nbs/90_cli.ipynb #71005b97
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -279,9 +338,13 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     if args.device == "gpu" and device != "gpu":
         print("accel-nb: error: --device gpu, but no usable GPU was found (see the warning above)", file=sys.stderr); return 2
-    benches = {k: BENCHMARKS[k] for k in (args.only or BENCHMARKS)}
+    names = args.only or [k for k, (_, dev) in BENCHMARKS.items() if dev == device]
+    wrong = [k for k in names if BENCHMARKS[k][1] != device]
+    if wrong:
+        print(f"accel-nb: error: benchmark(s) {', '.join(wrong)} need --device {BENCHMARKS[wrong[0]][1]}", file=sys.stderr); return 2
+    benches = {k: BENCHMARKS[k][0] for k in names}
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #afb889eb
+# %% ../nbs/90_cli.ipynb #451206d8
 if __name__ == "__main__": sys.exit(main())

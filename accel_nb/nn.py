@@ -8,7 +8,7 @@ Docs: https://accel-nb.github.io/accel_nb/nn.html.md"""
 __all__ = ['INITS', 'ACTIVATIONS', 'Module', 'Linear', 'ReLU', 'Tanh', 'log_softmax', 'softmax', 'check_labels', 'CrossEntropy',
            'Sequential', 'MLP']
 
-# %% ../nbs/02_nn.ipynb #6b764094
+# %% ../nbs/02_nn.ipynb #8f8ecf85
 import json
 import math
 
@@ -17,7 +17,7 @@ import numpy as np
 from .backend import (DEFAULT_DTYPE, array_namespace, check_array, check_number, default_rng, get_xp,
                               resolve_device, to_numpy)
 
-# %% ../nbs/02_nn.ipynb #7809e485
+# %% ../nbs/02_nn.ipynb #eb9751b7
 class Module:
     "A layer: `forward(x)` keeps what `backward(dy)` needs; `backward` overwrites its gradients and returns dL/dx."
     def __init__(self): self.params, self.grads = {}, {}
@@ -29,7 +29,7 @@ class Module:
     def __call__(self, x): return self.forward(x)
     def __repr__(self): return ", ".join(f"{k}={v}" for k, v in self.spec().items() if k != "type").join((f"{type(self).__name__}(", ")"))
 
-# %% ../nbs/02_nn.ipynb #b6ed169f
+# %% ../nbs/02_nn.ipynb #a9e34d68
 INITS = ("he", "glorot")
 
 class Linear(Module):
@@ -50,7 +50,7 @@ class Linear(Module):
         else:
             a = math.sqrt(6.0 / (fan_in + fan_out))
             W = rng.uniform(-a, a, size=(fan_in, fan_out))
-        self.params["W"][...] = get_xp("gpu" if array_namespace(self.params["W"]) is not np else "cpu").asarray(W)
+        self.params["W"][...] = array_namespace(self.params["W"]).asarray(W)   # drawn on the CPU, copied to the device
         if self.bias: self.params["b"][...] = 0
     def forward(self, x):
         self.x = x
@@ -66,7 +66,7 @@ class Linear(Module):
         return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias, "init": self.init}
 
-# %% ../nbs/02_nn.ipynb #157988c3
+# %% ../nbs/02_nn.ipynb #73500902
 class ReLU(Module):
     "Rectified linear unit."
     def forward(self, x):
@@ -81,7 +81,7 @@ class Tanh(Module):
         return self.y
     def backward(self, dy): return dy * (1 - self.y * self.y)
 
-# %% ../nbs/02_nn.ipynb #cea3bbfc
+# %% ../nbs/02_nn.ipynb #4abeb727
 def log_softmax(z, axis: int = -1):
     "Numerically stable log-softmax along `axis`."
     xp = array_namespace(z)
@@ -114,7 +114,7 @@ class CrossEntropy:
         return loss, d
     def __repr__(self): return "CrossEntropy()"
 
-# %% ../nbs/02_nn.ipynb #b878c162
+# %% ../nbs/02_nn.ipynb #65dbe59e
 class Sequential(Module):
     "A chain of layers whose parameters and gradients are views into two flat buffers, `params` and `grads`."
     def __init__(self, *layers, dtype=DEFAULT_DTYPE, device: str | None = None, seed=0):
@@ -163,7 +163,7 @@ class Sequential(Module):
     @property
     def device(self) -> str: return "cpu" if array_namespace(self.params) is np else "gpu"
 
-# %% ../nbs/02_nn.ipynb #774b2c44
+# %% ../nbs/02_nn.ipynb #82d2a9ff
 def _forward(self: Sequential, x):
     check_array(x, "x", ndim=2, finite=False)
     if self.in_features is not None and x.shape[1] != self.in_features:
@@ -186,7 +186,7 @@ def _loss_and_grad(self: Sequential, X, y, loss=None) -> float:
 
 Sequential.forward, Sequential.backward, Sequential.loss_and_grad = _forward, _backward, _loss_and_grad
 
-# %% ../nbs/02_nn.ipynb #7a0a5575
+# %% ../nbs/02_nn.ipynb #91927485
 def _predict_logits(self: Sequential, X, batch_size: int = 4096):
     "Logits for `X`, computed `batch_size` rows at a time."
     batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
@@ -206,7 +206,7 @@ def _evaluate(self: Sequential, X, y, loss=None, batch_size: int = 4096) -> dict
 
 Sequential.predict_logits, Sequential.predict, Sequential.evaluate = _predict_logits, _predict, _evaluate
 
-# %% ../nbs/02_nn.ipynb #c8a486d9
+# %% ../nbs/02_nn.ipynb #99590658
 def _to(self: Sequential, device: str | None):
     "Move the parameter and gradient buffers to `device` ('cpu' or 'gpu'); returns the model."
     xp = get_xp(device)
@@ -226,7 +226,7 @@ def _repr(self: Sequential):
 
 Sequential.to, Sequential.spec, Sequential.__repr__ = _to, _spec, _repr
 
-# %% ../nbs/02_nn.ipynb #92ce9fe1
+# %% ../nbs/02_nn.ipynb #ae18ad05
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
 def MLP(sizes, activation: str = "relu", *, dtype=DEFAULT_DTYPE, device: str | None = None, seed=0) -> Sequential:

@@ -9,7 +9,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'LocalComm', 'History', 'Callback', 'Evaluate', 
            'Checkpoint', 'CheckpointError', 'save_tree', 'load_tree', 'Trainer', 'fit', 'train_digits_gd',
            'plot_history']
 
-# %% ../nbs/03_training.ipynb #dde9a0d1
+# %% ../nbs/03_training.ipynb #65977445
 import json
 import math
 import os
@@ -23,7 +23,7 @@ import numpy as np
 from .backend import array_namespace, check_array, check_number, to_numpy
 from .nn import CrossEntropy
 
-# %% ../nbs/03_training.ipynb #48796124
+# %% ../nbs/03_training.ipynb #a25d4536
 class LocalComm:
     "The one-process communicator: rank 0 of 1; collectives are no-ops. Parallel chapters supply others."
     rank, size = 0, 1
@@ -36,7 +36,7 @@ class LocalComm:
     def barrier(self): pass
     def __repr__(self): return "LocalComm(rank=0, size=1)"
 
-# %% ../nbs/03_training.ipynb #8fda7875
+# %% ../nbs/03_training.ipynb #822e441d
 class History:
     "Training records: `steps` (columns: step, loss, lr) and `epochs` (one dict of metrics per epoch)."
     def __init__(self):
@@ -56,7 +56,7 @@ class History:
         last = self.epochs[-1] if self.epochs else {}
         return f"History({len(self.steps['step'])} steps, {len(self.epochs)} epochs, last epoch {last})"
 
-# %% ../nbs/03_training.ipynb #6e9e97f6
+# %% ../nbs/03_training.ipynb #e24ef5ec
 class Callback:
     "Hooks into `Trainer.fit`; override any of `on_fit_begin`, `on_before_step`, `on_step_end`, `on_epoch_end`, `on_fit_end`."
     order = 0
@@ -70,7 +70,7 @@ class Callback:
     def load_state_dict(self, state: dict): pass
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../nbs/03_training.ipynb #cb3dbdc9
+# %% ../nbs/03_training.ipynb #9445d510
 class Evaluate(Callback):
     "At each epoch end, record `{name}_loss` and `{name}_acc` of the model on `X`, `y`."
     order = 0
@@ -82,7 +82,7 @@ class Evaluate(Callback):
         trainer.epoch_log[f"{self.name}_loss"] = m["loss"]
         trainer.epoch_log[f"{self.name}_acc"] = m["accuracy"]
 
-# %% ../nbs/03_training.ipynb #96cae128
+# %% ../nbs/03_training.ipynb #57b815b4
 class LRScheduler(Callback):
     "Set `optimizer.lr = schedule(step)` before every step; `schedule` maps the step count (from 0) to a rate."
     order = -10
@@ -93,7 +93,7 @@ class LRScheduler(Callback):
     def on_step_end(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
     def __repr__(self): return f"LRScheduler({self.schedule!r})"
 
-# %% ../nbs/03_training.ipynb #79169bfb
+# %% ../nbs/03_training.ipynb #ee680aaf
 class EarlyStopping(Callback):
     """Stop when epoch metric `monitor` has not improved by `min_delta` for `patience` epochs; with `restore_best`,
     put back the parameters of the best epoch when it stops."""
@@ -128,7 +128,7 @@ class EarlyStopping(Callback):
         for k in ("best", "best_epoch", "wait", "stopped_epoch"): setattr(self, k, s.get(k))
         self.best_params = s.get("best_params")
 
-# %% ../nbs/03_training.ipynb #7b5a61b1
+# %% ../nbs/03_training.ipynb #d6d55e9e
 class ProgressBar(Callback):
     "A tqdm progress bar over all steps (terminal or Jupyter, via `tqdm.auto`), on rank 0 only, with the epoch's metrics."
     order = 30
@@ -148,7 +148,7 @@ class ProgressBar(Callback):
     def on_fit_end(self, trainer):
         if self.bar is not None: self.bar.close(); self.bar = None
 
-# %% ../nbs/03_training.ipynb #db2dea19
+# %% ../nbs/03_training.ipynb #0a754159
 class Checkpoint(Callback):
     "Save a checkpoint to `path` every `every_epochs` epochs and/or every `every_steps` steps (rank 0 writes)."
     order = 20
@@ -162,7 +162,7 @@ class Checkpoint(Callback):
         if self.every_epochs and (trainer.epoch + 1) % self.every_epochs == 0: trainer.pending_save = self.path
     def __repr__(self): return f"Checkpoint({str(self.path)!r})"
 
-# %% ../nbs/03_training.ipynb #8ba729c2
+# %% ../nbs/03_training.ipynb #c7afd215
 class CheckpointError(ValueError):
     "A checkpoint file is unreadable, corrupted, or does not fit the model/optimizer/trainer it is loaded into."
 
@@ -225,7 +225,7 @@ def load_tree(path) -> dict:
     try: return _join_tree(manifest, arrays)
     except KeyError as e: raise CheckpointError(f"{path} is corrupted: its manifest names a missing array {e}") from None
 
-# %% ../nbs/03_training.ipynb #1f24d63f
+# %% ../nbs/03_training.ipynb #844d3ce9
 class Trainer:
     "Runs the training loop for `model` and optimizer `opt` on `X`, `y` (this rank's shard), with callbacks."
     def __init__(self, model, opt, X, y, *, batch_size: int | None = None, loss=None, callbacks=(), seed: int = 0,
@@ -264,12 +264,13 @@ class Trainer:
         return (f"Trainer(epoch={self.epoch}, step={self.step}, batch_size={self.batch_size}, "
                 f"steps_per_epoch={self.steps_per_epoch}, rank={self.comm.rank}/{self.comm.size})")
 
-# %% ../nbs/03_training.ipynb #2ed040e0
+# %% ../nbs/03_training.ipynb #665cd5aa
 def _take(y, idx):
     return tuple(t[idx] for t in y) if isinstance(y, tuple) else y[idx]
 
 def _train_step(self: Trainer, idx) -> float:
     "Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step."
+    if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
     b = xb.shape[0]
     if b: loss = self.model.loss_and_grad(xb, yb, self.loss)
@@ -288,7 +289,7 @@ def _train_step(self: Trainer, idx) -> float:
 
 Trainer.train_step = _train_step
 
-# %% ../nbs/03_training.ipynb #58aef406
+# %% ../nbs/03_training.ipynb #84725a9e
 def _fit(self: Trainer, epochs: int) -> History:
     "Train until `epochs` epochs are complete in total (continuing from the current position); returns the history."
     self.epochs_target = check_number(epochs, "epochs", low=0, integer=True)
@@ -321,7 +322,7 @@ def _fit(self: Trainer, epochs: int) -> History:
 
 Trainer.fit = _fit
 
-# %% ../nbs/03_training.ipynb #2fcf8f66
+# %% ../nbs/03_training.ipynb #32e7d806
 CHECKPOINT_FORMAT = "accel_nb.checkpoint/1"
 
 def _save_checkpoint(self: Trainer, path) -> Path | None:
@@ -375,7 +376,7 @@ def _load_checkpoint(self: Trainer, path):
 
 Trainer.save_checkpoint, Trainer.load_checkpoint = _save_checkpoint, _load_checkpoint
 
-# %% ../nbs/03_training.ipynb #99f618a5
+# %% ../nbs/03_training.ipynb #6d7624e2
 def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val=None, callbacks=(), seed: int = 0,
         loss=None, comm=None, progress: bool = True) -> History:
     "Train `model` with `opt` on `X`, `y` for `epochs` epochs; `val=(X_val, y_val)` records val_loss/val_acc each epoch."
@@ -384,7 +385,7 @@ def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val
     if progress: cbs.append(ProgressBar())
     return Trainer(model, opt, X, y, batch_size=batch_size, loss=loss, callbacks=cbs, seed=seed, comm=comm).fit(epochs)
 
-# %% ../nbs/03_training.ipynb #bfedb6f0
+# %% ../nbs/03_training.ipynb #71868337
 def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: int = 0, progress: bool = True) -> dict:
     "Train a digits MLP with full-batch GD; returns the model, history, test metrics and wall time."
     from accel_nb.data import load_digits
@@ -399,7 +400,7 @@ def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: 
     return {"model": model, "history": hist, "test": model.evaluate(data.test.X, data.test.y), "seconds": seconds,
             "data": data}
 
-# %% ../nbs/03_training.ipynb #c42c8d7b
+# %% ../nbs/03_training.ipynb #fdf767b8
 def plot_history(history: History, title: str = "", ax=None):
     "Loss (train, and val if recorded) and validation accuracy per epoch."
     import matplotlib.pyplot as plt
