@@ -6,17 +6,18 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
-           'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'bench_bandwidth',
-           'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'build_parser', 'main']
+           'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'stage_distributed',
+           'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'bench_mpi', 'build_parser',
+           'main']
 
-# %% ../nbs/90_cli.ipynb #ada59737
+# %% ../nbs/90_cli.ipynb #a60e7bd7
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #2c463571
+# %% ../nbs/90_cli.ipynb #a5801952
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -47,7 +48,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #76fbbd11
+# %% ../nbs/90_cli.ipynb #7d4aa4ed
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -67,7 +68,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #ac13b63f
+# %% ../nbs/90_cli.ipynb #cad4da73
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -195,7 +196,37 @@ def stage_parallel(ctx: RunContext) -> list:
         if r["problem"].startswith("logistic"): rows.append({"experiment": f"{r['problem']}: {r['setup']}", "result": f"{r['ms/step']:.1f} ms/step", "speedup": r["speedup"]})
     return rows
 
-# %% ../nbs/90_cli.ipynb #45701627
+def _mpi_available() -> str | None:
+    "None when MPI jobs can be launched here, else the reason they cannot."
+    import importlib.util
+    if importlib.util.find_spec("mpi4py") is None: return "mpi4py is not installed (pip install 'accel_nb[mpi]')"
+    from accel_nb.distributed import mpiexec_path
+    try: mpiexec_path()
+    except FileNotFoundError as e: return str(e)
+    return None
+
+def stage_distributed(ctx: RunContext) -> list:
+    "Chapter 30: 2-rank MPI jobs: the full-batch step equals one rank's; minibatch Adam training on digits."
+    import tempfile
+    import numpy as np
+    from accel_nb.distributed import launch, result_of
+    why = _mpi_available()
+    if why: return [{"experiment": "2-rank MPI training", "result": f"skipped: {why}"}]
+    tmp = Path(tempfile.mkdtemp())
+    gd = ["train", "--optimizer", "gd", "--lr", "0.5", "--epochs", "20", "--dtype", "float64", "--full-batch", "--hidden", "32", "--quiet", "--seed", ctx.seed]
+    t0 = time.perf_counter(); r2 = result_of(launch(gd + ["--save-params", tmp / "p2.npy"], ranks=2, timeout=300)); t2 = time.perf_counter() - t0
+    r1 = result_of(launch(gd + ["--save-params", tmp / "p1.npy"], ranks=1, timeout=300))
+    p1, p2 = np.load(tmp / "p1.npy"), np.load(tmp / "p2.npy")
+    rows = [{"experiment": "digits, full-batch GD, 20 steps: 2 MPI ranks vs 1", "result": f"relative parameter difference {np.linalg.norm(p2 - p1) / np.linalg.norm(p1):.1e}",
+             "test acc": r2["test_acc"], "job seconds (incl. start-up)": t2}]
+    epochs = 5 if ctx.quick else 20
+    adam = ["train", "--optimizer", "adam", "--lr", "0.003", "--batch-size", "64", "--epochs", epochs, "--quiet", "--seed", ctx.seed]
+    t0 = time.perf_counter(); ra = result_of(launch(adam, ranks=2, timeout=600)); ta = time.perf_counter() - t0
+    rows.append({"experiment": f"digits, Adam, global batch 64, {epochs} epochs, 2 MPI ranks", "result": f"{ra['steps']} steps",
+                 "test acc": ra["test_acc"], "job seconds (incl. start-up)": ta})
+    return rows
+
+# %% ../nbs/90_cli.ipynb #e03d2840
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
@@ -203,13 +234,14 @@ TOUR_STAGES = {
     "rates": stage_rates,
     "optimizers": stage_optimizers,
     "parallel": stage_parallel,
+    "distributed": stage_distributed,
 }
 "The tour, in book order: name -> stage(ctx) -> rows. Later chapters add their stage here."
 
 BENCHMARKS = {}
 "The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #12058cff
+# %% ../nbs/90_cli.ipynb #d9346dcd
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -245,12 +277,34 @@ def bench_gpu(ctx: RunContext) -> list:
     print(format_table(bench_gpu_training(epochs=1 if ctx.quick else 3), "training epochs, GPU vs CPU"))
     return rows
 
+def bench_mpi(ctx: RunContext) -> list:
+    "Chapter 30: under mpiexec -n 2, all-reduce of 10^4..10^7 float32 and the data-parallel step on 10^6 x 100 vs one process."
+    from accel_nb.distributed import launch, result_of
+    why = _mpi_available()
+    if why: raise RuntimeError(why)
+    args = ["bench", "--rounds", str(ctx.repeat)] + (["--quick"] if ctx.quick else [])
+    b = result_of(launch(args, ranks=2, timeout=1800))
+    print(format_table(b["allreduce"], f"all-reduce, {b['ranks']} ranks (float32)"))
+    if ctx.out is not None:
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.loglog([r["MB"] for r in b["allreduce"]], [r["ms"] for r in b["allreduce"]], "o-")
+        ax.set_xlabel("gradient size (MB)"); ax.set_ylabel("all-reduce time (ms)"); ax.grid(alpha=.3, which="both")
+        ax.set_title(f"MPI all-reduce, {b['ranks']} ranks"); ctx.savefig(fig, "30_allreduce")
+    rows = [{"part": k, "ms/step": v * 1e3} for k, v in b["step"].items()]
+    rows.append({"part": "overhead over compute + all-reduce", "ms/step": b["overhead_fraction"] * b["step"]["step (compute + all-reduce)"] * 1e3,
+                 "fraction of step": b["overhead_fraction"]})
+    rows.append({"part": f"speed-up of {b['ranks']} ranks over one process", "speedup": b["speedup"]})
+    print(f"(logistic gradient {b['n']:,} x {b['d']} float32, medians of {ctx.repeat} interleaved rounds)")
+    return rows
+
 BENCHMARKS["bandwidth"] = (bench_bandwidth, "cpu")
 BENCHMARKS["optimizer-step"] = (bench_optimizer_steps, "cpu")
 BENCHMARKS["data-parallel"] = (bench_parallel, "cpu")
+BENCHMARKS["mpi"] = (bench_mpi, "cpu")
 BENCHMARKS["gpu"] = (bench_gpu, "gpu")
 
-# %% ../nbs/90_cli.ipynb #4e34272a
+# %% ../nbs/90_cli.ipynb #e8794910
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -284,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_nonneg_int, default=0, help="random seed for data splits and initialization (default: 0)")
     t.add_argument("--only", nargs="+", choices=list(TOUR_STAGES), metavar="STAGE",
                    help=f"run only these stages: {', '.join(TOUR_STAGES)}")
+    tr = sub.add_parser("train", help="train an MLP (data-parallel over MPI ranks with --ranks N)",
+                        description="Train an MLP on digits or synthetic data. With --ranks N > 1 the job runs under "
+                                    "mpiexec as `python -m accel_nb.distributed train` (pip install 'accel_nb[mpi]').")
+    tr.add_argument("--ranks", type=_positive_int, default=1, help="MPI ranks (default: 1, in this process)")
+    from accel_nb.distributed import add_train_arguments
+    add_train_arguments(tr)
     b = sub.add_parser("bench", help="run the benchmarks (medians of repeated runs)",
                        description="Run the micro-benchmarks: medians of --repeat runs, ratios measured in the same run, "
                                    "achieved GB/s or FLOP/s next to the machine's measured limits.")
@@ -295,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #71005b97
+# %% ../nbs/90_cli.ipynb #d14153db
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -319,11 +379,33 @@ def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
+def _train(args, raw: list) -> int:
+    "accel-nb train: in this process for one rank, under mpiexec for several (forwarding every option but --ranks)."
+    import json
+    import os
+    import subprocess
+    from accel_nb.distributed import mpiexec_path, run_train
+    if args.ranks == 1:
+        from accel_nb.train import LocalComm
+        print("RESULT " + json.dumps(run_train(args, LocalComm())))
+        return 0
+    why = _mpi_available()
+    if why: print(f"accel-nb: error: --ranks {args.ranks} needs MPI: {why}", file=sys.stderr); return 2
+    rest, skip = [], False
+    for a in raw[raw.index("train") + 1:]:
+        if skip: skip = False; continue
+        if a == "--ranks": skip = True; continue
+        if not a.startswith("--ranks="): rest.append(a)
+    cmd = [mpiexec_path(), "-n", str(args.ranks), sys.executable, "-m", "accel_nb.distributed", "train", *rest]
+    return subprocess.call(cmd, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+
 def main(argv=None) -> int:
     "Entry point of the `accel-nb` console command."
-    args = build_parser().parse_args(argv)
+    raw = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = build_parser().parse_args(raw)
     if args.command is None:
         build_parser().print_help(); return 2
+    if args.command == "train": return _train(args, raw)
     import matplotlib
     matplotlib.use("Agg")     # files only: works without a display
     try:
@@ -346,5 +428,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #451206d8
+# %% ../nbs/90_cli.ipynb #99f8205d
 if __name__ == "__main__": sys.exit(main())

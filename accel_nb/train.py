@@ -9,7 +9,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'LocalComm', 'History', 'Callback', 'Evaluate', 
            'Checkpoint', 'CheckpointError', 'save_tree', 'load_tree', 'Trainer', 'fit', 'train_digits_gd',
            'plot_history']
 
-# %% ../nbs/03_training.ipynb #65977445
+# %% ../nbs/03_training.ipynb #c2a84e3d
 import json
 import math
 import os
@@ -23,7 +23,7 @@ import numpy as np
 from .backend import array_namespace, check_array, check_number, to_numpy
 from .nn import CrossEntropy
 
-# %% ../nbs/03_training.ipynb #a25d4536
+# %% ../nbs/03_training.ipynb #fd0bb5de
 class LocalComm:
     "The one-process communicator: rank 0 of 1; collectives are no-ops. Parallel chapters supply others."
     rank, size = 0, 1
@@ -36,7 +36,7 @@ class LocalComm:
     def barrier(self): pass
     def __repr__(self): return "LocalComm(rank=0, size=1)"
 
-# %% ../nbs/03_training.ipynb #822e441d
+# %% ../nbs/03_training.ipynb #3790809c
 class History:
     "Training records: `steps` (columns: step, loss, lr) and `epochs` (one dict of metrics per epoch)."
     def __init__(self):
@@ -56,7 +56,7 @@ class History:
         last = self.epochs[-1] if self.epochs else {}
         return f"History({len(self.steps['step'])} steps, {len(self.epochs)} epochs, last epoch {last})"
 
-# %% ../nbs/03_training.ipynb #e24ef5ec
+# %% ../nbs/03_training.ipynb #508a4000
 class Callback:
     "Hooks into `Trainer.fit`; override any of `on_fit_begin`, `on_before_step`, `on_step_end`, `on_epoch_end`, `on_fit_end`."
     order = 0
@@ -70,7 +70,7 @@ class Callback:
     def load_state_dict(self, state: dict): pass
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../nbs/03_training.ipynb #9445d510
+# %% ../nbs/03_training.ipynb #8fc69ee5
 class Evaluate(Callback):
     "At each epoch end, record `{name}_loss` and `{name}_acc` of the model on `X`, `y`."
     order = 0
@@ -82,7 +82,7 @@ class Evaluate(Callback):
         trainer.epoch_log[f"{self.name}_loss"] = m["loss"]
         trainer.epoch_log[f"{self.name}_acc"] = m["accuracy"]
 
-# %% ../nbs/03_training.ipynb #57b815b4
+# %% ../nbs/03_training.ipynb #23959f64
 class LRScheduler(Callback):
     "Set `optimizer.lr = schedule(step)` before every step; `schedule` maps the step count (from 0) to a rate."
     order = -10
@@ -93,7 +93,7 @@ class LRScheduler(Callback):
     def on_step_end(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
     def __repr__(self): return f"LRScheduler({self.schedule!r})"
 
-# %% ../nbs/03_training.ipynb #ee680aaf
+# %% ../nbs/03_training.ipynb #0dc815f2
 class EarlyStopping(Callback):
     """Stop when epoch metric `monitor` has not improved by `min_delta` for `patience` epochs; with `restore_best`,
     put back the parameters of the best epoch when it stops."""
@@ -128,7 +128,7 @@ class EarlyStopping(Callback):
         for k in ("best", "best_epoch", "wait", "stopped_epoch"): setattr(self, k, s.get(k))
         self.best_params = s.get("best_params")
 
-# %% ../nbs/03_training.ipynb #d6d55e9e
+# %% ../nbs/03_training.ipynb #9a92e737
 class ProgressBar(Callback):
     "A tqdm progress bar over all steps (terminal or Jupyter, via `tqdm.auto`), on rank 0 only, with the epoch's metrics."
     order = 30
@@ -148,7 +148,7 @@ class ProgressBar(Callback):
     def on_fit_end(self, trainer):
         if self.bar is not None: self.bar.close(); self.bar = None
 
-# %% ../nbs/03_training.ipynb #0a754159
+# %% ../nbs/03_training.ipynb #e891d3a0
 class Checkpoint(Callback):
     "Save a checkpoint to `path` every `every_epochs` epochs and/or every `every_steps` steps (rank 0 writes)."
     order = 20
@@ -162,7 +162,7 @@ class Checkpoint(Callback):
         if self.every_epochs and (trainer.epoch + 1) % self.every_epochs == 0: trainer.pending_save = self.path
     def __repr__(self): return f"Checkpoint({str(self.path)!r})"
 
-# %% ../nbs/03_training.ipynb #c7afd215
+# %% ../nbs/03_training.ipynb #b2eabd4a
 class CheckpointError(ValueError):
     "A checkpoint file is unreadable, corrupted, or does not fit the model/optimizer/trainer it is loaded into."
 
@@ -225,35 +225,50 @@ def load_tree(path) -> dict:
     try: return _join_tree(manifest, arrays)
     except KeyError as e: raise CheckpointError(f"{path} is corrupted: its manifest names a missing array {e}") from None
 
-# %% ../nbs/03_training.ipynb #844d3ce9
+# %% ../nbs/03_training.ipynb #dee2b80b
 class Trainer:
     "Runs the training loop for `model` and optimizer `opt` on `X`, `y` (this rank's shard), with callbacks."
     def __init__(self, model, opt, X, y, *, batch_size: int | None = None, loss=None, callbacks=(), seed: int = 0,
                  comm=None):
-        check_array(X, "X", ndim=2)
+        self.comm = comm or LocalComm()
+        check_array(X, "X", ndim=2, nonempty=self.comm.size == 1)   # with several ranks, emptiness is checked jointly
         ys = y if isinstance(y, tuple) else (y,)
         for i, t in enumerate(ys):
-            check_array(t, "y" if len(ys) == 1 else f"y[{i}]", kind="fi", finite=False)
+            check_array(t, "y" if len(ys) == 1 else f"y[{i}]", kind="fi", finite=False, nonempty=False)
             if t.shape[0] != X.shape[0]: raise ValueError(f"y must have one entry per row of X: {t.shape[0]} != {X.shape[0]}")
         if opt.params[0] is not model.params and not any(np.shares_memory(p, model.params) for p in opt.params if isinstance(p, np.ndarray)):
             raise ValueError("opt must optimize this model's parameters (create it with model.params, model.grads)")
         self.model, self.opt, self.X, self.y = model, opt, X, y
         self.loss = loss or CrossEntropy()
-        self.comm = comm or LocalComm()
         self.seed = check_number(seed, "seed", low=0, integer=True)
         for cb in callbacks:
             if not isinstance(cb, Callback): raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
         self.callbacks = sorted(callbacks, key=lambda c: c.order)
-        n_local = X.shape[0]
-        counts = np.array([n_local], dtype=np.float64)
-        self.comm.allreduce(counts)
-        self.n_global = int(counts[0])
-        if batch_size is None: self.batch_size = None
-        else: self.batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
+        self.batch_size = None if batch_size is None else check_number(batch_size, "batch_size", low=1, integer=True)
+        self.n_global = X.shape[0] if self.comm.size == 1 else self._check_ranks_agree(X.shape[0])
         self.steps_per_epoch = 1 if batch_size is None else math.ceil(self.n_global / self.batch_size)
         self.epoch, self.batch, self.step = 0, 0, 0
         self.history, self.stop, self.epoch_log, self.epochs_target, self.pending_save = History(), False, {}, 0, None
         self._epoch_losses = []
+
+    def _check_ranks_agree(self, n_local: int) -> int:
+        """With several ranks: every rank must hold samples and agree on the model size and the batch size; raises the
+        same ValueError on every rank otherwise (so none is left waiting in a collective). Returns the global count."""
+        comm = self.comm
+        mine = np.array([self.model.n_params, -1 if self.batch_size is None else self.batch_size], dtype=np.int64)
+        ref = mine.copy()
+        comm.broadcast(ref, root=0)
+        stats = np.array([n_local, n_local == 0, bool(np.any(mine != ref))], dtype=np.int64)
+        comm.allreduce(stats)
+        n_global, empty, disagree = (int(v) for v in stats)
+        if disagree:
+            raise ValueError(f"ranks disagree on the model or the batch: rank 0 has {ref[0]} parameters and batch_size "
+                             f"{None if ref[1] < 0 else ref[1]}, and {disagree} rank(s) differ (rank {comm.rank} has "
+                             f"{mine[0]} and {None if mine[1] < 0 else mine[1]}); every rank must build the same model")
+        if empty:
+            raise ValueError(f"{empty} of {comm.size} ranks have no samples: {n_global} samples cannot be split over "
+                             f"{comm.size} ranks; launch at most {n_global} ranks")
+        return n_global
 
     def permutation(self, epoch: int):
         "The order of this rank's samples in `epoch`: a pure function of (seed, rank, epoch)."
@@ -264,7 +279,7 @@ class Trainer:
         return (f"Trainer(epoch={self.epoch}, step={self.step}, batch_size={self.batch_size}, "
                 f"steps_per_epoch={self.steps_per_epoch}, rank={self.comm.rank}/{self.comm.size})")
 
-# %% ../nbs/03_training.ipynb #665cd5aa
+# %% ../nbs/03_training.ipynb #0f8f9298
 def _take(y, idx):
     return tuple(t[idx] for t in y) if isinstance(y, tuple) else y[idx]
 
@@ -289,7 +304,7 @@ def _train_step(self: Trainer, idx) -> float:
 
 Trainer.train_step = _train_step
 
-# %% ../nbs/03_training.ipynb #84725a9e
+# %% ../nbs/03_training.ipynb #272fb09a
 def _fit(self: Trainer, epochs: int) -> History:
     "Train until `epochs` epochs are complete in total (continuing from the current position); returns the history."
     self.epochs_target = check_number(epochs, "epochs", low=0, integer=True)
@@ -322,8 +337,15 @@ def _fit(self: Trainer, epochs: int) -> History:
 
 Trainer.fit = _fit
 
-# %% ../nbs/03_training.ipynb #32e7d806
+# %% ../nbs/03_training.ipynb #8a4f7648
 CHECKPOINT_FORMAT = "accel_nb.checkpoint/1"
+
+def _match_callback_states(callbacks, saved: list) -> list:
+    """Pair each callback with the saved state of the same type, in order of appearance. Callbacks without state
+    (progress bars, schedules, evaluation) may differ between the saving and the loading run, e.g. across ranks."""
+    pools = {}
+    for c in saved: pools.setdefault(c["type"], []).append(c)
+    return [(cb, pools[type(cb).__name__].pop(0)) for cb in callbacks if pools.get(type(cb).__name__)]
 
 def _save_checkpoint(self: Trainer, path) -> Path | None:
     "Write the full training state to `path` (on rank 0; other ranks return None)."
@@ -355,15 +377,16 @@ def _load_checkpoint(self: Trainer, path):
                  f"batch_size={self.batch_size} on {self.n_global} samples")
         if tr["ranks"] != self.comm.size and tr["batch"] != 0:
             fail(f"it was saved mid-epoch on {tr['ranks']} rank(s); a run on {self.comm.size} rank(s) can resume only from an epoch boundary")
-        if [c["type"] for c in cbs] != [type(cb).__name__ for cb in self.callbacks]:
-            fail(f"it holds callbacks {[c['type'] for c in cbs]}, this trainer has {[type(cb).__name__ for cb in self.callbacks]}")
+        pairs = _match_callback_states(self.callbacks, cbs)
+        unmatched = [c["type"] for c in cbs if c["state"] and not any(c is saved for _, saved in pairs)]
+        if unmatched: fail(f"it holds the state of callback(s) {unmatched}, which this trainer does not have")
         history = History.from_dict(tree["history"])
     except (KeyError, TypeError, AttributeError) as e:
         fail(f"its contents are incomplete or malformed ({type(e).__name__}: {e})")
     old_opt, old_cbs = self.opt.state_dict(), [cb.state_dict() for cb in self.callbacks]
     try:
         self.opt.load_state_dict(tree["optimizer"])
-        for cb, c in zip(self.callbacks, cbs): cb.load_state_dict(c["state"])
+        for cb, c in pairs: cb.load_state_dict(c["state"])
     except Exception as e:
         self.opt.load_state_dict(old_opt)
         for cb, s in zip(self.callbacks, old_cbs): cb.load_state_dict(s)
@@ -376,7 +399,7 @@ def _load_checkpoint(self: Trainer, path):
 
 Trainer.save_checkpoint, Trainer.load_checkpoint = _save_checkpoint, _load_checkpoint
 
-# %% ../nbs/03_training.ipynb #6d7624e2
+# %% ../nbs/03_training.ipynb #3f45676e
 def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val=None, callbacks=(), seed: int = 0,
         loss=None, comm=None, progress: bool = True) -> History:
     "Train `model` with `opt` on `X`, `y` for `epochs` epochs; `val=(X_val, y_val)` records val_loss/val_acc each epoch."
@@ -385,7 +408,7 @@ def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val
     if progress: cbs.append(ProgressBar())
     return Trainer(model, opt, X, y, batch_size=batch_size, loss=loss, callbacks=cbs, seed=seed, comm=comm).fit(epochs)
 
-# %% ../nbs/03_training.ipynb #71868337
+# %% ../nbs/03_training.ipynb #6c60e3d8
 def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: int = 0, progress: bool = True) -> dict:
     "Train a digits MLP with full-batch GD; returns the model, history, test metrics and wall time."
     from accel_nb.data import load_digits
@@ -400,7 +423,7 @@ def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: 
     return {"model": model, "history": hist, "test": model.evaluate(data.test.X, data.test.y), "seconds": seconds,
             "data": data}
 
-# %% ../nbs/03_training.ipynb #fdf767b8
+# %% ../nbs/03_training.ipynb #3367fa5a
 def plot_history(history: History, title: str = "", ax=None):
     "Loss (train, and val if recorded) and validation accuracy per epoch."
     import matplotlib.pyplot as plt
