@@ -8,7 +8,7 @@ Docs: https://accel-nb.github.io/accel_nb/distributed.html.md"""
 __all__ = ['OPTIMIZERS', 'ring_allreduce_time', 'bus_bandwidth', 'MPIComm', 'load_shard', 'add_train_arguments', 'run_train',
            'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch', 'result_of']
 
-# %% ../nbs/30_distributed.ipynb #fbd4a91a
+# %% ../nbs/30_distributed.ipynb #89db14bf
 import argparse
 import json
 import math
@@ -26,7 +26,7 @@ import numpy as np
 from .backend import array_namespace, check_number
 from .parallel import shard_range
 
-# %% ../nbs/30_distributed.ipynb #fa1394ef
+# %% ../nbs/30_distributed.ipynb #fda701cd
 def ring_allreduce_time(n_bytes: float, ranks: int, latency_s: float, bandwidth_Bps: float) -> float:
     r"Ring all-reduce time model $2(P-1)\alpha + 2\frac{P-1}{P}\frac{n}{\beta}$ (seconds)."
     P = check_number(ranks, "ranks", low=1, integer=True)
@@ -38,7 +38,7 @@ def bus_bandwidth(n_bytes: float, ranks: int, seconds: float) -> float:
     P = check_number(ranks, "ranks", low=1, integer=True)
     return 2 * (P - 1) / P * n_bytes / seconds
 
-# %% ../nbs/30_distributed.ipynb #cf61787b
+# %% ../nbs/30_distributed.ipynb #ce75668b
 class MPIComm:
     "The training loop's communicator over MPI (mpi4py's buffer API): rank, size, allreduce, broadcast, barrier; aborts the job on error as a context manager."
     def __init__(self, comm=None):
@@ -88,7 +88,7 @@ class MPIComm:
         self.abort(code)
     def __repr__(self): return f"MPIComm(rank={self.rank}, size={self.size})"
 
-# %% ../nbs/30_distributed.ipynb #616ab572
+# %% ../nbs/30_distributed.ipynb #51f55415
 def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, n_features: int = 100,
                n_classes: int = 10, seed: int = 0, dtype=np.float32) -> dict:
     "This rank's training shard (`X`, `y`) and the full validation/test sets of 'digits' or 'synthetic' data."
@@ -110,7 +110,7 @@ def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, 
         return {"X": X, "y": y, "val": (Xv, yv), "test": (Xt, yt), "n_features": n_features, "n_classes": n_classes, "n_train": n}
     raise ValueError(f"dataset must be 'digits' or 'synthetic', got {dataset!r}")
 
-# %% ../nbs/30_distributed.ipynb #ed52c028
+# %% ../nbs/30_distributed.ipynb #361bc684
 OPTIMIZERS = ("gd", "sgd", "adam", "adamw")
 
 def add_train_arguments(p: argparse.ArgumentParser):
@@ -138,7 +138,7 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     return p
 
-# %% ../nbs/30_distributed.ipynb #f0e9050e
+# %% ../nbs/30_distributed.ipynb #1543c267
 def _make_optimizer(args, model):
     from accel_nb.optim import GD, SGD, Adam, AdamW
     if args.optimizer == "gd": return GD(model.params, model.grads, lr=args.lr)
@@ -194,7 +194,7 @@ def run_train(args, comm) -> dict:
             "val_loss": tr.history.metric("val_loss")[-1] if tr.history.epochs else None, "test_loss": test["loss"],
             "test_acc": test["accuracy"], "shard_rows": len(data["X"])}
 
-# %% ../nbs/30_distributed.ipynb #75cebcaf
+# %% ../nbs/30_distributed.ipynb #a9107fab
 def run_bench(args, comm) -> dict:
     "All-reduce and data-parallel step timings inside an MPI job; returns the measurements (rank 0's)."
     from threadpoolctl import threadpool_limits
@@ -236,7 +236,7 @@ def run_bench(args, comm) -> dict:
             "overhead_fraction": overhead / med["step (compute + all-reduce)"],
             "speedup": med["one process (full data)"] / med["step (compute + all-reduce)"]}
 
-# %% ../nbs/30_distributed.ipynb #3d7ce3f4
+# %% ../nbs/30_distributed.ipynb #fc2037ef
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m accel_nb.distributed",
                                 description="Data-parallel training and benchmarks on MPI; run under mpiexec (or srun).")
@@ -258,10 +258,10 @@ def main(argv=None):
                       f"test accuracy {result['test_acc']:.4f}, test loss {result['test_loss']:.4f}", flush=True)
             print("RESULT " + json.dumps(result), flush=True)
 
-# %% ../nbs/30_distributed.ipynb #16617e1d
+# %% ../nbs/30_distributed.ipynb #dcb0f653
 if __name__ == "__main__": main()
 
-# %% ../nbs/30_distributed.ipynb #019f2659
+# %% ../nbs/30_distributed.ipynb #9b6d8661
 def mpiexec_path() -> str:
     "The mpiexec to use: the one installed next to this Python (pip install mpich), else the first on the PATH."
     local = Path(sys.executable).parent / "mpiexec"
