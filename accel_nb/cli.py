@@ -7,17 +7,17 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
            'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'stage_distributed',
-           'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'bench_mpi', 'build_parser',
-           'main']
+           'stage_quantization', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'bench_mpi',
+           'bench_quantization', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #a60e7bd7
+# %% ../nbs/90_cli.ipynb #9b18cf96
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #a5801952
+# %% ../nbs/90_cli.ipynb #257d9e1d
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -48,7 +48,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #7d4aa4ed
+# %% ../nbs/90_cli.ipynb #f3930ccd
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -68,7 +68,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #cad4da73
+# %% ../nbs/90_cli.ipynb #2757483a
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -226,7 +226,20 @@ def stage_distributed(ctx: RunContext) -> list:
                  "test acc": ra["test_acc"], "job seconds (incl. start-up)": ta})
     return rows
 
-# %% ../nbs/90_cli.ipynb #e03d2840
+def stage_quantization(ctx: RunContext) -> list:
+    "Chapter 40: the digits MLP as float32, PTQ int8/int4 and 4-bit QAT: bytes and test accuracy over 3 seeds."
+    import matplotlib.pyplot as plt
+    from accel_nb.quant import quantization_results
+    res = quantization_results(seeds=(ctx.seed, ctx.seed + 1, ctx.seed + 2), progress=True)
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for r in res["rows"]:
+        ax.errorbar(r["total bytes"], r["test acc (mean)"], yerr=r["std"], fmt="o", capsize=3, label=r["model"])
+    ax.set_xscale("log"); ax.set_xlabel("model bytes (log)"); ax.set_ylabel("test accuracy (mean of 3 seeds)")
+    ax.set_title("digits MLP 64-128-10: size vs accuracy"); ax.grid(alpha=.3, which="both"); ax.legend(fontsize=7)
+    ctx.savefig(fig, "40_quantization")
+    return res["rows"]
+
+# %% ../nbs/90_cli.ipynb #b0286b78
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
@@ -235,13 +248,14 @@ TOUR_STAGES = {
     "optimizers": stage_optimizers,
     "parallel": stage_parallel,
     "distributed": stage_distributed,
+    "quantization": stage_quantization,
 }
 "The tour, in book order: name -> stage(ctx) -> rows. Later chapters add their stage here."
 
 BENCHMARKS = {}
 "The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #d9346dcd
+# %% ../nbs/90_cli.ipynb #adccd9a2
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -298,13 +312,20 @@ def bench_mpi(ctx: RunContext) -> list:
     print(f"(logistic gradient {b['n']:,} x {b['d']} float32, medians of {ctx.repeat} interleaved rounds)")
     return rows
 
+def bench_quantization(ctx: RunContext) -> list:
+    "Chapter 40: quantize/dequantize throughput on 10^7 values; int8 vs float32 linear layer, 4096 x 4096, batch 64."
+    from accel_nb.quant import bench_quant
+    return bench_quant(n=2_000_000 if ctx.quick else 10_000_000, repeat=ctx.repeat, device=ctx.device)
+
 BENCHMARKS["bandwidth"] = (bench_bandwidth, "cpu")
 BENCHMARKS["optimizer-step"] = (bench_optimizer_steps, "cpu")
 BENCHMARKS["data-parallel"] = (bench_parallel, "cpu")
 BENCHMARKS["mpi"] = (bench_mpi, "cpu")
+BENCHMARKS["quantization"] = (bench_quantization, "cpu")
 BENCHMARKS["gpu"] = (bench_gpu, "gpu")
+BENCHMARKS["gpu-quantization"] = (bench_quantization, "gpu")
 
-# %% ../nbs/90_cli.ipynb #e8794910
+# %% ../nbs/90_cli.ipynb #7a41752f
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -355,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #d14153db
+# %% ../nbs/90_cli.ipynb #77b975ab
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -428,5 +449,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #99f8205d
+# %% ../nbs/90_cli.ipynb #8b5b0dfb
 if __name__ == "__main__": sys.exit(main())
