@@ -7,17 +7,17 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
            'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'stage_distributed',
-           'stage_quantization', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel', 'bench_gpu', 'bench_mpi',
-           'bench_quantization', 'build_parser', 'main']
+           'stage_quantization', 'stage_distillation', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel',
+           'bench_gpu', 'bench_mpi', 'bench_quantization', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #9b18cf96
+# %% ../nbs/90_cli.ipynb #16661e51
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #257d9e1d
+# %% ../nbs/90_cli.ipynb #ca99accf
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -48,7 +48,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #f3930ccd
+# %% ../nbs/90_cli.ipynb #4d4ac46d
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -68,7 +68,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #2757483a
+# %% ../nbs/90_cli.ipynb #6a99ca5b
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -239,7 +239,21 @@ def stage_quantization(ctx: RunContext) -> list:
     ctx.savefig(fig, "40_quantization")
     return res["rows"]
 
-# %% ../nbs/90_cli.ipynb #b0286b78
+def stage_distillation(ctx: RunContext) -> list:
+    "Chapter 50: teacher, student, distilled student, distilled + int8/int4 (5 seeds; 2 with --quick)."
+    import numpy as np
+    from accel_nb.distill import distillation_experiments, frontier_table, gap_recovered, main_table, plot_distillation
+    if ctx.quick: res = distillation_experiments(seeds=(ctx.seed, ctx.seed + 1), temperatures=(1.0, 4.0, 16.0), fractions=(0.1,), student_epochs=60, progress=True)
+    else: res = distillation_experiments(seeds=tuple(range(ctx.seed, ctx.seed + 5)), progress=True)
+    print(format_table(main_table(res), f"teacher / student / distilled ({res['seeds']} seeds)"))
+    r = res["results"]
+    print(f"gap recovered by distillation: {100 * gap_recovered(r['scratch'], r['distilled'], r['teacher']):.0f}%; "
+          + "; ".join(f"{100 * f:g}% of the data: hard labels {np.mean(res['limited'][f, 'hard labels']):.4f}, soft targets {np.mean(res['limited'][f, 'soft targets']):.4f}"
+                      for f in sorted({f for f, _ in res['limited']})))
+    ctx.savefig(plot_distillation(res), "50_distillation")
+    return frontier_table(res)
+
+# %% ../nbs/90_cli.ipynb #9ab67a4c
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
@@ -249,13 +263,14 @@ TOUR_STAGES = {
     "parallel": stage_parallel,
     "distributed": stage_distributed,
     "quantization": stage_quantization,
+    "distillation": stage_distillation,
 }
 "The tour, in book order: name -> stage(ctx) -> rows. Later chapters add their stage here."
 
 BENCHMARKS = {}
 "The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #adccd9a2
+# %% ../nbs/90_cli.ipynb #cf330995
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -325,7 +340,7 @@ BENCHMARKS["quantization"] = (bench_quantization, "cpu")
 BENCHMARKS["gpu"] = (bench_gpu, "gpu")
 BENCHMARKS["gpu-quantization"] = (bench_quantization, "gpu")
 
-# %% ../nbs/90_cli.ipynb #7a41752f
+# %% ../nbs/90_cli.ipynb #f25c7fc9
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -376,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #77b975ab
+# %% ../nbs/90_cli.ipynb #48b5f3c9
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -449,5 +464,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #8b5b0dfb
+# %% ../nbs/90_cli.ipynb #24c1f39c
 if __name__ == "__main__": sys.exit(main())
