@@ -9,7 +9,7 @@ __all__ = ['DEFAULT_DTYPE', 'DEVICES', 'gpu_status', 'gpu_available', 'resolve_d
            'to_device', 'to_numpy', 'default_rng', 'check_array', 'check_number', 'Timing', 'measure', 'compare',
            'rmw_bandwidth']
 
-# %% ../nbs/00_backend.ipynb #418d1a2f
+# %% ../nbs/00_backend.ipynb #3a34fb56
 import functools
 import os
 import sys
@@ -17,14 +17,14 @@ import warnings
 
 import numpy as np
 
-# %% ../nbs/00_backend.ipynb #15f9545f
+# %% ../nbs/00_backend.ipynb #57149fbd
 DEFAULT_DTYPE = np.dtype(np.float32)
 "The dtype of parameters, gradients and data unless a caller asks for another."
 
 DEVICES = ("cpu", "gpu", "auto")
 "The accepted values of `device`; `cuda` is accepted as an alias of `gpu`."
 
-# %% ../nbs/00_backend.ipynb #a6c0c8e4
+# %% ../nbs/00_backend.ipynb #6628da82
 @functools.cache
 def gpu_status() -> tuple[bool, str]:
     "Probe once for a usable CUDA device through CuPy: `(available, human-readable reason)`."
@@ -47,7 +47,7 @@ def gpu_available() -> bool:
     "True when a CUDA GPU can be used through CuPy (probed once, at first call)."
     return gpu_status()[0]
 
-# %% ../nbs/00_backend.ipynb #79e6d146
+# %% ../nbs/00_backend.ipynb #a6924ebc
 def resolve_device(device: str | None = None) -> str:
     "Map `device` ('cpu', 'gpu', 'cuda', 'auto'; default: $ACCEL_NB_DEVICE or 'cpu') to 'cpu' or 'gpu'."
     source = "device"
@@ -66,7 +66,7 @@ def resolve_device(device: str | None = None) -> str:
         return "cpu"
     return d
 
-# %% ../nbs/00_backend.ipynb #7c9a4169
+# %% ../nbs/00_backend.ipynb #13e6cf05
 def get_xp(device: str | None = None):
     "The array namespace for `device`: the `numpy` module or the `cupy` module."
     if resolve_device(device) == "cpu": return np
@@ -95,7 +95,7 @@ def to_numpy(x) -> np.ndarray:
     "`x` as a numpy array (copying from the GPU when needed)."
     return x.get() if array_namespace(x) is not np else np.asarray(x)
 
-# %% ../nbs/00_backend.ipynb #794f45d9
+# %% ../nbs/00_backend.ipynb #c7386f87
 def default_rng(seed=0) -> np.random.Generator:
     "A `numpy.random.Generator` from an int seed >= 0 (or pass a Generator through unchanged)."
     if isinstance(seed, np.random.Generator): return seed
@@ -104,7 +104,7 @@ def default_rng(seed=0) -> np.random.Generator:
     if seed < 0: raise ValueError(f"seed must be >= 0, got {seed}")
     return np.random.default_rng(int(seed))
 
-# %% ../nbs/00_backend.ipynb #5e86e6ec
+# %% ../nbs/00_backend.ipynb #081ba80c
 import numbers
 import numpy as np
 
@@ -153,7 +153,7 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False, high_
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
     return v
 
-# %% ../nbs/00_backend.ipynb #2e0c049f
+# %% ../nbs/00_backend.ipynb #0c77afd6
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -189,7 +189,7 @@ def measure(fn, *args, repeat: int = 5, warmup: int = 1, sync=None, **kwargs) ->
         times.append(time.perf_counter() - t0)
     return Timing(times)
 
-# %% ../nbs/00_backend.ipynb #6bfcd55f
+# %% ../nbs/00_backend.ipynb #3ed02a63
 def compare(fns: dict, repeat: int = 5, warmup: int = 1, sync=None) -> dict:
     "Time each zero-argument function in `fns` (name -> fn), interleaved round-robin; returns name -> `Timing`."
     if repeat < 1: raise ValueError(f"repeat must be >= 1, got {repeat}")
@@ -205,7 +205,7 @@ def compare(fns: dict, repeat: int = 5, warmup: int = 1, sync=None) -> dict:
             out[k].times.append(time.perf_counter() - t0)
     return out
 
-# %% ../nbs/00_backend.ipynb #72d1894d
+# %% ../nbs/00_backend.ipynb #78144765
 def rmw_bandwidth(n_bytes: int, dtype=np.float32, repeat: int = 5) -> float:
     "Measured bytes/s of the in-place pass `a *= c` over an array of `n_bytes` (counting a read and a write)."
     a = np.ones(max(1, int(n_bytes) // np.dtype(dtype).itemsize), dtype=dtype)
