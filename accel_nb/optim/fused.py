@@ -9,7 +9,7 @@ __all__ = ['ADAM_SCALARS', 'SGD_SCALARS', 'cpu_kernels', 'all_finite', 'adam_ste
            'sgd_cuda_source', 'gpu_adam_kernel', 'gpu_sgd_kernel', 'adam_numpy_naive', 'adam_numpy_chunked',
            'bench_adam', 'bench_sgd']
 
-# %% ../../nbs/14_fusion.ipynb #21b9c557
+# %% ../../nbs/14_fusion.ipynb #86418754
 import functools
 import math
 from types import SimpleNamespace
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backend import array_namespace, compare
 
-# %% ../../nbs/14_fusion.ipynb #5e8ff68e
+# %% ../../nbs/14_fusion.ipynb #084e2ebc
 @functools.cache
 def cpu_kernels():
     "Compile (on first call) and return the numba kernels: adam, sgd, count_nonfinite, rmw_4r3w, rmw_3r2w."
@@ -75,7 +75,7 @@ def cpu_kernels():
             b[i] += gi
     return SimpleNamespace(adam=adam, sgd=sgd, count_nonfinite=count_nonfinite, rmw_4r3w=rmw_4r3w, rmw_3r2w=rmw_3r2w)
 
-# %% ../../nbs/14_fusion.ipynb #cbcbf867
+# %% ../../nbs/14_fusion.ipynb #1e379947
 _EXPONENT_MASK = {np.dtype(np.float32): (np.uint32, np.uint32(0x7F800000)),
                   np.dtype(np.float64): (np.uint64, np.uint64(0x7FF0000000000000))}
 
@@ -92,7 +92,7 @@ def all_finite(g) -> bool:
     utype, mask = _EXPONENT_MASK[g.dtype]
     return cpu_kernels().count_nonfinite(_flat(g, "g").view(utype), mask) == 0
 
-# %% ../../nbs/14_fusion.ipynb #8d9c519e
+# %% ../../nbs/14_fusion.ipynb #1fdc0007
 def _adam_scalars(dtype, t, lr, beta1, beta2, eps, weight_decay, decoupled):
     c = np.dtype(dtype).type
     bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
@@ -128,7 +128,7 @@ def sgd_step(p, g, b=None, *, t: int, lr: float, momentum: float = 0.0, dampenin
     b1 = _flat(b, "b") if has_momentum else p1[:0]
     cpu_kernels().sgd(p1, g1, b1, *s.values(), t == 1, has_momentum, bool(nesterov), bool(maximize))
 
-# %% ../../nbs/14_fusion.ipynb #c8330b7b
+# %% ../../nbs/14_fusion.ipynb #30ad94f9
 ADAM_SCALARS = ("b1", "one_minus_b1", "b2", "one_minus_b2", "eps", "decay", "wd", "step_size", "inv_sqrt_bc2")
 SGD_SCALARS = ("lr", "mu", "one_minus_tau", "wd")
 
@@ -171,7 +171,7 @@ def gpu_sgd_kernel(momentum: bool, nesterov: bool, maximize: bool):
     return cupy.ElementwiseKernel(*sgd_cuda_source(momentum, nesterov, maximize),
                                   name=f"accel_nb_sgd_{int(momentum)}{int(nesterov)}{int(maximize)}")
 
-# %% ../../nbs/14_fusion.ipynb #c19adff1
+# %% ../../nbs/14_fusion.ipynb #39a7f881
 def adam_numpy_naive(p, g, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
     "Textbook Adam as numpy expressions: correct, and a fresh temporary array for every operator."
     m[...] = b1 * m + (1 - b1) * g
@@ -190,7 +190,7 @@ def adam_numpy_chunked(p, g, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, chunk
         np.sqrt(vc, out=tmp); tmp *= inv; tmp += eps
         np.divide(mc, tmp, out=tmp); tmp *= step_size; pc -= tmp
 
-# %% ../../nbs/14_fusion.ipynb #9c2d7e96
+# %% ../../nbs/14_fusion.ipynb #702a1975
 def _torch_step(name, p, g, **kw):
     "A PyTorch optimizer step on copies of p and g, on as many threads as numba uses; None if unavailable."
     try:
