@@ -8,7 +8,7 @@ Docs: https://accel-nb.github.io/accel_nb/distill.html.md"""
 __all__ = ['check_temperature', 'check_alpha', 'distillation_loss', 'teacher_logits', 'DistillationLoss', 'train_classifier',
            'distill', 'distillation_experiments', 'gap_recovered', 'main_table', 'frontier_table', 'plot_distillation']
 
-# %% ../nbs/50_distill.ipynb #cfb6aced
+# %% ../nbs/50_distill.ipynb #9c25ae81
 import time
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from .backend import array_namespace, check_array, check_number
 from .nn import CrossEntropy, check_labels, log_softmax, softmax
 
-# %% ../nbs/50_distill.ipynb #4e1713b3
+# %% ../nbs/50_distill.ipynb #f6674e2e
 def check_temperature(T) -> float: return check_number(T, "T", low=0, low_open=True)
 def check_alpha(alpha) -> float: return check_number(alpha, "alpha", low=0, high=1)
 
@@ -45,7 +45,7 @@ def distillation_loss(student_logits, y, teacher_logits, T: float = 4.0, alpha: 
     grad = alpha * d_ce + (1 - alpha) * T * (q_s - q_t) / n     # T^2 * (q_s - q_t) / (T N)
     return loss, grad.astype(student_logits.dtype)
 
-# %% ../nbs/50_distill.ipynb #9f73a826
+# %% ../nbs/50_distill.ipynb #8a2a3313
 def teacher_logits(teacher, X, T: float = 1.0, batch_size: int = 4096):
     "Logits of `teacher` (a model with `predict_logits`) on `X`; for a list of models, T log(mean softmax(z_k / T))."
     T = check_temperature(T)
@@ -67,7 +67,7 @@ class DistillationLoss:
         return distillation_loss(logits, y, z_t, self.T, self.alpha)
     def __repr__(self): return f"DistillationLoss(T={self.T}, alpha={self.alpha}{', teacher on every batch' if self.teacher is not None else ''})"
 
-# %% ../nbs/50_distill.ipynb #c640aa95
+# %% ../nbs/50_distill.ipynb #99b824e6
 def train_classifier(sizes, X, y, *, seed: int = 0, epochs: int = 60, lr: float = 3e-3, batch_size: int = 64, loss=None, targets=None):
     "An MLP of `sizes` trained with Adam on `X`, `y` (or on `targets` with `loss`, e.g. distillation)."
     from accel_nb.nn import MLP
@@ -84,7 +84,7 @@ def distill(student_sizes, teacher, X, y, *, T: float = 4.0, alpha: float = 0.1,
         return train_classifier(student_sizes, X, y, loss=DistillationLoss(T, alpha), targets=(y, teacher_logits(teacher, X, T)), **kw)
     return train_classifier(student_sizes, X, y, loss=DistillationLoss(T, alpha, teacher=teacher), targets=(y, X), **kw)
 
-# %% ../nbs/50_distill.ipynb #45835519
+# %% ../nbs/50_distill.ipynb #45762901
 def _mean_std(v): return float(np.mean(v)), float(np.std(v))
 
 def distillation_experiments(seeds=(0, 1, 2, 3, 4), temperatures=(1.0, 2.0, 4.0, 8.0, 16.0), fractions=(0.03, 0.1),
@@ -130,10 +130,11 @@ def distillation_experiments(seeds=(0, 1, 2, 3, 4), temperatures=(1.0, 2.0, 4.0,
             limited[f, "hard labels"].append(acc(train_classifier([64, 64, 10], X[idx], y[idx], seed=seed, epochs=ep)))
             limited[f, "soft targets"].append(acc(train_classifier([64, 64, 10], X[idx], y[idx], seed=seed, epochs=ep,
                                                                    loss=DistillationLoss(T, alpha), targets=(y[idx], z_t[idx]))))
-    for seed, teacher in zip(seeds, teachers):   # an ensemble of all teachers, distilled into one student per seed
-        ens = [t for t in teachers]
-        r["ensemble"].append(float((teacher_logits(ens, Xt).argmax(1) == yt).mean()))
-        s = train_classifier(mid, X, y, seed=seed, epochs=student_epochs, loss=DistillationLoss(T, alpha), targets=(y, teacher_logits(ens, X, T)))
+    # one ensemble of all the teachers (a single model, so a single accuracy), distilled into one student per seed
+    r["ensemble"].append(float((teacher_logits(teachers, Xt).argmax(1) == yt).mean()))
+    z_ens = teacher_logits(teachers, X, T)
+    for seed in seeds:
+        s = train_classifier(mid, X, y, seed=seed, epochs=student_epochs, loss=DistillationLoss(T, alpha), targets=(y, z_ens))
         r["distilled (ensemble)"].append(acc(s))
     return {"results": r, "sweep": sweep, "sweep_scratch": sweep_scratch, "limited": limited, "sizes": sizes,
             "seeds": len(seeds), "T": T, "alpha": alpha, "teacher_confidence": {t: float(np.mean(v)) for t, v in confidence.items()}}
@@ -143,12 +144,12 @@ def gap_recovered(student_acc, distilled_acc, teacher_acc) -> float:
     gap = np.mean(teacher_acc) - np.mean(student_acc)
     return float((np.mean(distilled_acc) - np.mean(student_acc)) / gap) if gap > 0 else float("nan")
 
-# %% ../nbs/50_distill.ipynb #d4a591dc
+# %% ../nbs/50_distill.ipynb #8f3c37e9
 def main_table(res: dict) -> list:
     "Teacher / student / distilled rows: parameters, accuracy mean and std."
     r, sz = res["results"], res["sizes"]
     rows = []
-    for name, key, params in [("teacher 64-512-512-10", "teacher", sz["teacher params"]), ("ensemble of the teachers", "ensemble", res["seeds"] * sz["teacher params"]),
+    for name, key, params in [("teacher 64-512-512-10", "teacher", sz["teacher params"]), (f"ensemble of the {res['seeds']} teachers", "ensemble", res["seeds"] * sz["teacher params"]),
                               ("student 64-16-10 from scratch", "scratch", sz["student params"]),
                               (f"student distilled (T={res['T']:g}, alpha={res['alpha']:g})", "distilled", sz["student params"]),
                               ("student distilled from the ensemble", "distilled (ensemble)", sz["student params"])]:

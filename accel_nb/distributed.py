@@ -9,7 +9,7 @@ __all__ = ['OPTIMIZERS', 'SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPI
            'run_train', 'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch', 'release_stale_segments',
            'result_of']
 
-# %% ../nbs/30_distributed.ipynb #ea787d8e
+# %% ../nbs/30_distributed.ipynb #341182d2
 import argparse
 import json
 import math
@@ -27,7 +27,7 @@ import numpy as np
 from .backend import array_namespace, check_number
 from .parallel import shard_range
 
-# %% ../nbs/30_distributed.ipynb #b390c6ac
+# %% ../nbs/30_distributed.ipynb #00cfcdd5
 def ring_allreduce_time(n_bytes: float, ranks: int, latency_s: float, bandwidth_Bps: float) -> float:
     r"Ring all-reduce time model $2(P-1)\alpha + 2\frac{P-1}{P}\frac{n}{\beta}$ (seconds)."
     P = check_number(ranks, "ranks", low=1, integer=True)
@@ -39,7 +39,7 @@ def bus_bandwidth(n_bytes: float, ranks: int, seconds: float) -> float:
     P = check_number(ranks, "ranks", low=1, integer=True)
     return 2 * (P - 1) / P * n_bytes / seconds
 
-# %% ../nbs/30_distributed.ipynb #60943846
+# %% ../nbs/30_distributed.ipynb #0c4023e4
 class MPIComm:
     "The training loop's communicator over MPI (mpi4py's buffer API): rank, size, allreduce, broadcast, barrier; aborts the job on error as a context manager."
     def __init__(self, comm=None):
@@ -89,12 +89,11 @@ class MPIComm:
         self.abort(code)
     def __repr__(self): return f"MPIComm(rank={self.rank}, size={self.size})"
 
-# %% ../nbs/30_distributed.ipynb #ad049136
+# %% ../nbs/30_distributed.ipynb #6d967162
 def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, n_features: int = 100,
                n_classes: int = 10, seed: int = 0, dtype=np.float32) -> dict:
     "This rank's training shard (`X`, `y`) and the full validation/test sets of 'digits' or 'synthetic' data."
     from accel_nb.data import load_digits, make_classification
-    lo_hi = None
     if dataset == "digits":
         d = load_digits(seed=seed, dtype=dtype)
         lo, hi = shard_range(len(d.train), rank, size)
@@ -111,7 +110,7 @@ def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, 
         return {"X": X, "y": y, "val": (Xv, yv), "test": (Xt, yt), "n_features": n_features, "n_classes": n_classes, "n_train": n}
     raise ValueError(f"dataset must be 'digits' or 'synthetic', got {dataset!r}")
 
-# %% ../nbs/30_distributed.ipynb #e7532470
+# %% ../nbs/30_distributed.ipynb #e5f97923
 OPTIMIZERS = ("gd", "sgd", "adam", "adamw")
 
 def add_train_arguments(p: argparse.ArgumentParser):
@@ -139,7 +138,7 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     return p
 
-# %% ../nbs/30_distributed.ipynb #b93c3c7b
+# %% ../nbs/30_distributed.ipynb #1ee91779
 def _make_optimizer(args, model):
     from accel_nb.optim import GD, SGD, Adam, AdamW
     if args.optimizer == "gd": return GD(model.params, model.grads, lr=args.lr)
@@ -195,7 +194,7 @@ def run_train(args, comm) -> dict:
             "val_loss": tr.history.metric("val_loss")[-1] if tr.history.epochs else None, "test_loss": test["loss"],
             "test_acc": test["accuracy"], "shard_rows": len(data["X"])}
 
-# %% ../nbs/30_distributed.ipynb #739efc1b
+# %% ../nbs/30_distributed.ipynb #de3f934a
 def run_bench(args, comm) -> dict:
     "All-reduce and data-parallel step timings inside an MPI job; returns the measurements (rank 0's)."
     from threadpoolctl import threadpool_limits
@@ -237,7 +236,7 @@ def run_bench(args, comm) -> dict:
             "overhead_fraction": overhead / med["step (compute + all-reduce)"],
             "speedup": med["one process (full data)"] / med["step (compute + all-reduce)"]}
 
-# %% ../nbs/30_distributed.ipynb #3643c2d8
+# %% ../nbs/30_distributed.ipynb #2ea26c34
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m accel_nb.distributed",
                                 description="Data-parallel training and benchmarks on MPI; run under mpiexec (or srun).")
@@ -259,10 +258,10 @@ def main(argv=None):
                       f"test accuracy {result['test_acc']:.4f}, test loss {result['test_loss']:.4f}", flush=True)
             print("RESULT " + json.dumps(result), flush=True)
 
-# %% ../nbs/30_distributed.ipynb #3132b2d6
+# %% ../nbs/30_distributed.ipynb #dd406d2a
 if __name__ == "__main__": main()
 
-# %% ../nbs/30_distributed.ipynb #47aaa66a
+# %% ../nbs/30_distributed.ipynb #79cee535
 def mpiexec_path() -> str:
     "The mpiexec to use: the one installed next to this Python (pip install mpich), else the first on the PATH."
     local = Path(sys.executable).parent / "mpiexec"
@@ -295,14 +294,19 @@ def _mapped_shm() -> set:
             if i >= 0: used.add(line[i + 9:].split(" ")[0])
     return used
 
-def release_stale_segments(candidates: set) -> list:
-    "Remove the MPICH segments among `candidates` that no running process maps; returns their names."
-    if not candidates: return []
-    stale = sorted(candidates - _mapped_shm())
-    for name in stale:
-        try: (SHM_DIR / name).unlink()
-        except FileNotFoundError: pass
-    return stale
+def release_stale_segments(candidates: set, grace: float = 3.0) -> list:
+    """Remove the MPICH segments among `candidates` that no running process maps; returns their names. Ranks killed a
+    moment ago may still be exiting (and mapping them), so mapped ones are retried for up to `grace` seconds."""
+    removed, pending, deadline = [], set(candidates), time.monotonic() + grace
+    while pending:
+        stale = pending - _mapped_shm()
+        for name in stale:
+            try: (SHM_DIR / name).unlink()
+            except FileNotFoundError: pass
+        removed += sorted(stale); pending -= stale
+        if not pending or time.monotonic() > deadline: break
+        time.sleep(0.05)
+    return removed
 
 def _run_job(cmd, timeout, env=None):
     full_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
