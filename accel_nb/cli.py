@@ -10,14 +10,14 @@ __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunCo
            'stage_quantization', 'stage_distillation', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel',
            'bench_gpu', 'bench_mpi', 'bench_quantization', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #16661e51
+# %% ../nbs/90_cli.ipynb #25145633
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #ca99accf
+# %% ../nbs/90_cli.ipynb #521c63dc
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -48,7 +48,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #4d4ac46d
+# %% ../nbs/90_cli.ipynb #a5651315
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -68,7 +68,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #6a99ca5b
+# %% ../nbs/90_cli.ipynb #a7f146ae
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -253,7 +253,7 @@ def stage_distillation(ctx: RunContext) -> list:
     ctx.savefig(plot_distillation(res), "50_distillation")
     return frontier_table(res)
 
-# %% ../nbs/90_cli.ipynb #9ab67a4c
+# %% ../nbs/90_cli.ipynb #af47f393
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
@@ -270,7 +270,7 @@ TOUR_STAGES = {
 BENCHMARKS = {}
 "The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #cf330995
+# %% ../nbs/90_cli.ipynb #d0bed725
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -317,9 +317,11 @@ def bench_mpi(ctx: RunContext) -> list:
     if ctx.out is not None:
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        ax.loglog([r["MB"] for r in b["allreduce"]], [r["ms"] for r in b["allreduce"]], "o-")
-        ax.set_xlabel("gradient size (MB)"); ax.set_ylabel("all-reduce time (ms)"); ax.grid(alpha=.3, which="both")
-        ax.set_title(f"MPI all-reduce, {b['ranks']} ranks"); ctx.savefig(fig, "30_allreduce")
+        ax.loglog([r["MB"] for r in b["allreduce"]], [r["ms"] for r in b["allreduce"]], "o-", label="all-reduce")
+        ax.loglog([r["MB"] for r in b["allreduce"]], [r["step ms (shard gradient + this all-reduce)"] for r in b["allreduce"]], "s-",
+                  label="step: shard gradient + all-reduce")
+        ax.set_xlabel("gradient size (MB)"); ax.set_ylabel("time (ms)"); ax.grid(alpha=.3, which="both"); ax.legend(fontsize=8)
+        ax.set_title(f"MPI, {b['ranks']} ranks: time vs gradient size"); ctx.savefig(fig, "30_allreduce")
     rows = [{"part": k, "ms/step": v * 1e3} for k, v in b["step"].items()]
     rows.append({"part": "overhead over compute + all-reduce", "ms/step": b["overhead_fraction"] * b["step"]["step (compute + all-reduce)"] * 1e3,
                  "fraction of step": b["overhead_fraction"]})
@@ -340,7 +342,7 @@ BENCHMARKS["quantization"] = (bench_quantization, "cpu")
 BENCHMARKS["gpu"] = (bench_gpu, "gpu")
 BENCHMARKS["gpu-quantization"] = (bench_quantization, "gpu")
 
-# %% ../nbs/90_cli.ipynb #f25c7fc9
+# %% ../nbs/90_cli.ipynb #ebba54da
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -391,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #48b5f3c9
+# %% ../nbs/90_cli.ipynb #b321bd04
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -464,5 +466,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #24c1f39c
+# %% ../nbs/90_cli.ipynb #53b47378
 if __name__ == "__main__": sys.exit(main())

@@ -9,7 +9,7 @@ __all__ = ['OPTIMIZERS', 'SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPI
            'run_train', 'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch', 'release_stale_segments',
            'result_of']
 
-# %% ../nbs/30_distributed.ipynb #341182d2
+# %% ../nbs/30_distributed.ipynb #24874ec1
 import argparse
 import json
 import math
@@ -27,7 +27,7 @@ import numpy as np
 from .backend import array_namespace, check_number
 from .parallel import shard_range
 
-# %% ../nbs/30_distributed.ipynb #00cfcdd5
+# %% ../nbs/30_distributed.ipynb #55938d34
 def ring_allreduce_time(n_bytes: float, ranks: int, latency_s: float, bandwidth_Bps: float) -> float:
     r"Ring all-reduce time model $2(P-1)\alpha + 2\frac{P-1}{P}\frac{n}{\beta}$ (seconds)."
     P = check_number(ranks, "ranks", low=1, integer=True)
@@ -39,7 +39,7 @@ def bus_bandwidth(n_bytes: float, ranks: int, seconds: float) -> float:
     P = check_number(ranks, "ranks", low=1, integer=True)
     return 2 * (P - 1) / P * n_bytes / seconds
 
-# %% ../nbs/30_distributed.ipynb #0c4023e4
+# %% ../nbs/30_distributed.ipynb #7da42bce
 class MPIComm:
     "The training loop's communicator over MPI (mpi4py's buffer API): rank, size, allreduce, broadcast, barrier; aborts the job on error as a context manager."
     def __init__(self, comm=None):
@@ -89,7 +89,7 @@ class MPIComm:
         self.abort(code)
     def __repr__(self): return f"MPIComm(rank={self.rank}, size={self.size})"
 
-# %% ../nbs/30_distributed.ipynb #6d967162
+# %% ../nbs/30_distributed.ipynb #5aebfa47
 def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, n_features: int = 100,
                n_classes: int = 10, seed: int = 0, dtype=np.float32) -> dict:
     "This rank's training shard (`X`, `y`) and the full validation/test sets of 'digits' or 'synthetic' data."
@@ -110,7 +110,7 @@ def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, 
         return {"X": X, "y": y, "val": (Xv, yv), "test": (Xt, yt), "n_features": n_features, "n_classes": n_classes, "n_train": n}
     raise ValueError(f"dataset must be 'digits' or 'synthetic', got {dataset!r}")
 
-# %% ../nbs/30_distributed.ipynb #e5f97923
+# %% ../nbs/30_distributed.ipynb #d57a7700
 OPTIMIZERS = ("gd", "sgd", "adam", "adamw")
 
 def add_train_arguments(p: argparse.ArgumentParser):
@@ -138,7 +138,7 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     return p
 
-# %% ../nbs/30_distributed.ipynb #1ee91779
+# %% ../nbs/30_distributed.ipynb #d375c7a7
 def _make_optimizer(args, model):
     from accel_nb.optim import GD, SGD, Adam, AdamW
     if args.optimizer == "gd": return GD(model.params, model.grads, lr=args.lr)
@@ -194,7 +194,7 @@ def run_train(args, comm) -> dict:
             "val_loss": tr.history.metric("val_loss")[-1] if tr.history.epochs else None, "test_loss": test["loss"],
             "test_acc": test["accuracy"], "shard_rows": len(data["X"])}
 
-# %% ../nbs/30_distributed.ipynb #de3f934a
+# %% ../nbs/30_distributed.ipynb #14f009ce
 def run_bench(args, comm) -> dict:
     "All-reduce and data-parallel step timings inside an MPI job; returns the measurements (rank 0's)."
     from threadpoolctl import threadpool_limits
@@ -213,6 +213,7 @@ def run_bench(args, comm) -> dict:
     buf = np.empty(d + 1)
     bufs = {s: np.ones(s, np.float32) for s in sizes}
     t_ar = {s: [] for s in sizes}
+    t_step_n = {s: [] for s in sizes}
     t = {"one process (full data)": [], "compute (shard gradient)": [], "all-reduce (101 values)": [], "step (compute + all-reduce)": []}
     def timed(fn):
         comm.barrier(); t0 = time.perf_counter(); fn(); return time.perf_counter() - t0
@@ -223,20 +224,23 @@ def run_bench(args, comm) -> dict:
     for s in sizes: comm.allreduce(bufs[s])                    # warm-up: connections, buffers
     compute(); comm.allreduce(buf)
     for _ in range(rounds):
-        for s in sizes: t_ar[s] += [timed(lambda: comm.allreduce(bufs[s])) for _ in range(reps)]
+        for s in sizes:
+            t_ar[s] += [timed(lambda: comm.allreduce(bufs[s])) for _ in range(reps)]
+            t_step_n[s] += [timed(lambda: (compute(), comm.allreduce(bufs[s]))) for _ in range(reps)]   # as if the model had s parameters
         t["one process (full data)"] += [timed(lambda: logistic_loss_grad(w, Xall, yall, reduction="sum") if comm.rank == 0 else None) for _ in range(reps)]
         t["compute (shard gradient)"] += [timed(lambda: (compute(), comm.barrier())) for _ in range(reps)]
         t["all-reduce (101 values)"] += [timed(lambda: comm.allreduce(buf)) for _ in range(reps)]
         t["step (compute + all-reduce)"] += [timed(step) for _ in range(reps)]
     med = {k: float(np.median(v)) for k, v in t.items()}
     ar = [{"elements": s, "MB": 4 * s / 1e6, "ms": float(np.median(v)) * 1e3,
-           "bus GB/s": bus_bandwidth(4 * s, comm.size, float(np.median(v))) / 1e9} for s, v in t_ar.items()]
+           "bus GB/s": bus_bandwidth(4 * s, comm.size, float(np.median(v))) / 1e9,
+           "step ms (shard gradient + this all-reduce)": float(np.median(t_step_n[s])) * 1e3} for s, v in t_ar.items()]
     overhead = med["step (compute + all-reduce)"] - med["compute (shard gradient)"] - med["all-reduce (101 values)"]
     return {"ranks": comm.size, "n": n, "d": d, "allreduce": ar, "step": med,
             "overhead_fraction": overhead / med["step (compute + all-reduce)"],
             "speedup": med["one process (full data)"] / med["step (compute + all-reduce)"]}
 
-# %% ../nbs/30_distributed.ipynb #2ea26c34
+# %% ../nbs/30_distributed.ipynb #3bcc213d
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m accel_nb.distributed",
                                 description="Data-parallel training and benchmarks on MPI; run under mpiexec (or srun).")
@@ -258,10 +262,10 @@ def main(argv=None):
                       f"test accuracy {result['test_acc']:.4f}, test loss {result['test_loss']:.4f}", flush=True)
             print("RESULT " + json.dumps(result), flush=True)
 
-# %% ../nbs/30_distributed.ipynb #dd406d2a
+# %% ../nbs/30_distributed.ipynb #9ba906bd
 if __name__ == "__main__": main()
 
-# %% ../nbs/30_distributed.ipynb #79cee535
+# %% ../nbs/30_distributed.ipynb #2e034c2b
 def mpiexec_path() -> str:
     "The mpiexec to use: the one installed next to this Python (pip install mpich), else the first on the PATH."
     local = Path(sys.executable).parent / "mpiexec"
