@@ -10,14 +10,14 @@ __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunCo
            'stage_quantization', 'stage_distillation', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel',
            'bench_gpu', 'bench_mpi', 'bench_quantization', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #25145633
+# %% ../nbs/90_cli.ipynb #a3596824
 import argparse
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #521c63dc
+# %% ../nbs/90_cli.ipynb #75da2a7c
 def _fmt(v) -> str:
     if isinstance(v, bool) or v is None: return "" if v is None else str(v)
     if isinstance(v, int): return f"{v:,}"
@@ -48,7 +48,7 @@ def markdown_table(rows: list, title: str = "") -> str:
     out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/90_cli.ipynb #a5651315
+# %% ../nbs/90_cli.ipynb #e0eea210
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -68,7 +68,7 @@ class RunContext:
         self.plots.append(path)
         return path
 
-# %% ../nbs/90_cli.ipynb #a7f146ae
+# %% ../nbs/90_cli.ipynb #84f650c0
 def stage_backend(ctx: RunContext) -> list:
     "Chapter 00: the device in use and the machine's memory bandwidth (the ceiling later chapters are judged by)."
     from accel_nb.backend import gpu_status, rmw_bandwidth
@@ -89,7 +89,7 @@ def stage_backend(ctx: RunContext) -> list:
 def stage_networks(ctx: RunContext) -> list:
     "Chapter 02: every gradient of an MLP with cross-entropy against finite differences, in float64."
     import numpy as np
-    from accel_nb.nn import MLP, CrossEntropy
+    from accel_nb.nn import MLP, loss_at_params
     from accel_nb.problems import check_grad
     rows = []
     rng = np.random.default_rng(ctx.seed)
@@ -97,12 +97,7 @@ def stage_networks(ctx: RunContext) -> list:
     for act in ("relu", "tanh"):
         net = MLP([8, 16, 4], activation=act, dtype=np.float64, seed=ctx.seed)
         net.loss_and_grad(X, y)
-        g = net.grads.copy()
-        def f(p):
-            old = net.params.copy(); net.params[:] = p
-            try: return CrossEntropy()(net.forward(X), y)[0]
-            finally: net.params[:] = old
-        err = check_grad(f, g, net.params.copy())
+        err = check_grad(loss_at_params(net, X, y), net.grads.copy(), net.params.copy())
         rows.append({"experiment": f"gradient check, MLP 8-16-4 ({act}), {net.n_params} params", "result": f"rel. error {err:.1e}",
                      "pass (< 1e-6)": err < 1e-6})
     return rows
@@ -253,7 +248,7 @@ def stage_distillation(ctx: RunContext) -> list:
     ctx.savefig(plot_distillation(res), "50_distillation")
     return frontier_table(res)
 
-# %% ../nbs/90_cli.ipynb #af47f393
+# %% ../nbs/90_cli.ipynb #00e91c82
 TOUR_STAGES = {
     "backend": stage_backend,
     "networks": stage_networks,
@@ -270,7 +265,7 @@ TOUR_STAGES = {
 BENCHMARKS = {}
 "The benchmarks: name -> (bench(ctx) -> rows, device 'cpu' or 'gpu'). Chapters with performance claims add theirs here."
 
-# %% ../nbs/90_cli.ipynb #d0bed725
+# %% ../nbs/90_cli.ipynb #811dcb73
 def bench_bandwidth(ctx: RunContext) -> list:
     "The in-place read-modify-write bandwidth of numpy on one thread, at a cache-resident and a DRAM-sized working set."
     from accel_nb.backend import rmw_bandwidth
@@ -342,7 +337,7 @@ BENCHMARKS["quantization"] = (bench_quantization, "cpu")
 BENCHMARKS["gpu"] = (bench_gpu, "gpu")
 BENCHMARKS["gpu-quantization"] = (bench_quantization, "gpu")
 
-# %% ../nbs/90_cli.ipynb #ebba54da
+# %% ../nbs/90_cli.ipynb #3a46c0f5
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad argument is one line on stderr and exit status 2 (no usage dump)."
     def error(self, message):
@@ -393,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
     return p
 
-# %% ../nbs/90_cli.ipynb #b321bd04
+# %% ../nbs/90_cli.ipynb #53804cb4
 def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
     "Run each function, print its table as soon as it finishes; a failing one is reported and the rest still run."
     md, failed = [f"# {heading}", ""], []
@@ -466,5 +461,5 @@ def main(argv=None) -> int:
     ctx = RunContext(out=args.out, quick=args.quick, repeat=args.repeat, device=device)
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
-# %% ../nbs/90_cli.ipynb #53b47378
+# %% ../nbs/90_cli.ipynb #6a9b5928
 if __name__ == "__main__": sys.exit(main())

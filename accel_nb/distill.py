@@ -8,7 +8,7 @@ Docs: https://accel-nb.github.io/accel_nb/distill.html.md"""
 __all__ = ['check_temperature', 'check_alpha', 'distillation_loss', 'teacher_logits', 'DistillationLoss', 'train_classifier',
            'distill', 'distillation_experiments', 'gap_recovered', 'main_table', 'frontier_table', 'plot_distillation']
 
-# %% ../nbs/50_distill.ipynb #9c25ae81
+# %% ../nbs/50_distill.ipynb #17f4bb47
 import time
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from .backend import array_namespace, check_array, check_number
 from .nn import CrossEntropy, check_labels, log_softmax, softmax
 
-# %% ../nbs/50_distill.ipynb #f6674e2e
+# %% ../nbs/50_distill.ipynb #dc99af2b
 def check_temperature(T) -> float: return check_number(T, "T", low=0, low_open=True)
 def check_alpha(alpha) -> float: return check_number(alpha, "alpha", low=0, high=1)
 
@@ -45,7 +45,7 @@ def distillation_loss(student_logits, y, teacher_logits, T: float = 4.0, alpha: 
     grad = alpha * d_ce + (1 - alpha) * T * (q_s - q_t) / n     # T^2 * (q_s - q_t) / (T N)
     return loss, grad.astype(student_logits.dtype)
 
-# %% ../nbs/50_distill.ipynb #8a2a3313
+# %% ../nbs/50_distill.ipynb #9f72ce1d
 def teacher_logits(teacher, X, T: float = 1.0, batch_size: int = 4096):
     "Logits of `teacher` (a model with `predict_logits`) on `X`; for a list of models, T log(mean softmax(z_k / T))."
     T = check_temperature(T)
@@ -67,7 +67,7 @@ class DistillationLoss:
         return distillation_loss(logits, y, z_t, self.T, self.alpha)
     def __repr__(self): return f"DistillationLoss(T={self.T}, alpha={self.alpha}{', teacher on every batch' if self.teacher is not None else ''})"
 
-# %% ../nbs/50_distill.ipynb #99b824e6
+# %% ../nbs/50_distill.ipynb #51ceab28
 def train_classifier(sizes, X, y, *, seed: int = 0, epochs: int = 60, lr: float = 3e-3, batch_size: int = 64, loss=None, targets=None):
     "An MLP of `sizes` trained with Adam on `X`, `y` (or on `targets` with `loss`, e.g. distillation)."
     from accel_nb.nn import MLP
@@ -84,7 +84,7 @@ def distill(student_sizes, teacher, X, y, *, T: float = 4.0, alpha: float = 0.1,
         return train_classifier(student_sizes, X, y, loss=DistillationLoss(T, alpha), targets=(y, teacher_logits(teacher, X, T)), **kw)
     return train_classifier(student_sizes, X, y, loss=DistillationLoss(T, alpha, teacher=teacher), targets=(y, X), **kw)
 
-# %% ../nbs/50_distill.ipynb #45762901
+# %% ../nbs/50_distill.ipynb #692d35f6
 def _mean_std(v): return float(np.mean(v)), float(np.std(v))
 
 def distillation_experiments(seeds=(0, 1, 2, 3, 4), temperatures=(1.0, 2.0, 4.0, 8.0, 16.0), fractions=(0.03, 0.1),
@@ -123,7 +123,7 @@ def distillation_experiments(seeds=(0, 1, 2, 3, 4), temperatures=(1.0, 2.0, 4.0,
             sweep_scratch[name].append(acc(scratch) if name == "mid" else acc(train_classifier(sz, X, y, seed=seed, epochs=student_epochs)))
             for t in temperatures:
                 sweep[name, t].append(acc(train_classifier(sz, X, y, seed=seed, epochs=student_epochs, loss=DistillationLoss(t, alpha),
-                                                           targets=(y, teacher_logits(teacher, X)))))
+                                                           targets=(y, z_t))))
         for f in fractions:
             idx = np.random.default_rng(seed).choice(len(X), max(10, int(f * len(X))), replace=False)
             ep = int(student_epochs / (4 * f))        # the same number of steps order of magnitude as full-data runs
@@ -144,7 +144,7 @@ def gap_recovered(student_acc, distilled_acc, teacher_acc) -> float:
     gap = np.mean(teacher_acc) - np.mean(student_acc)
     return float((np.mean(distilled_acc) - np.mean(student_acc)) / gap) if gap > 0 else float("nan")
 
-# %% ../nbs/50_distill.ipynb #8f3c37e9
+# %% ../nbs/50_distill.ipynb #d466c843
 def main_table(res: dict) -> list:
     "Teacher / student / distilled rows: parameters, accuracy mean and std."
     r, sz = res["results"], res["sizes"]

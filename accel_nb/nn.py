@@ -6,9 +6,9 @@ Docs: https://accel-nb.github.io/accel_nb/nn.html.md"""
 
 # %% auto #0
 __all__ = ['INITS', 'ACTIVATIONS', 'Module', 'Linear', 'ReLU', 'Tanh', 'log_softmax', 'softmax', 'check_labels', 'CrossEntropy',
-           'Sequential', 'MLP']
+           'Sequential', 'MLP', 'loss_at_params']
 
-# %% ../nbs/02_nn.ipynb #8f8ecf85
+# %% ../nbs/02_nn.ipynb #4f83f7b6
 import json
 import math
 
@@ -17,7 +17,7 @@ import numpy as np
 from .backend import (DEFAULT_DTYPE, array_namespace, check_array, check_number, default_rng, get_xp,
                               resolve_device, to_numpy)
 
-# %% ../nbs/02_nn.ipynb #eb9751b7
+# %% ../nbs/02_nn.ipynb #36dba516
 class Module:
     "A layer: `forward(x)` keeps what `backward(dy)` needs; `backward` overwrites its gradients and returns dL/dx."
     def __init__(self): self.params, self.grads = {}, {}
@@ -29,7 +29,7 @@ class Module:
     def __call__(self, x): return self.forward(x)
     def __repr__(self): return ", ".join(f"{k}={v}" for k, v in self.spec().items() if k != "type").join((f"{type(self).__name__}(", ")"))
 
-# %% ../nbs/02_nn.ipynb #a9e34d68
+# %% ../nbs/02_nn.ipynb #ee9db6c2
 INITS = ("he", "glorot")
 
 class Linear(Module):
@@ -66,7 +66,7 @@ class Linear(Module):
         return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias, "init": self.init}
 
-# %% ../nbs/02_nn.ipynb #73500902
+# %% ../nbs/02_nn.ipynb #e69aa6a2
 class ReLU(Module):
     "Rectified linear unit."
     def forward(self, x):
@@ -81,7 +81,7 @@ class Tanh(Module):
         return self.y
     def backward(self, dy): return dy * (1 - self.y * self.y)
 
-# %% ../nbs/02_nn.ipynb #4abeb727
+# %% ../nbs/02_nn.ipynb #bc6a2155
 def log_softmax(z, axis: int = -1):
     "Numerically stable log-softmax along `axis`."
     xp = array_namespace(z)
@@ -114,7 +114,7 @@ class CrossEntropy:
         return loss, d
     def __repr__(self): return "CrossEntropy()"
 
-# %% ../nbs/02_nn.ipynb #65dbe59e
+# %% ../nbs/02_nn.ipynb #0f8bdf43
 class Sequential(Module):
     "A chain of layers whose parameters and gradients are views into two flat buffers, `params` and `grads`."
     def __init__(self, *layers, dtype=DEFAULT_DTYPE, device: str | None = None, seed=0):
@@ -163,7 +163,7 @@ class Sequential(Module):
     @property
     def device(self) -> str: return "cpu" if array_namespace(self.params) is np else "gpu"
 
-# %% ../nbs/02_nn.ipynb #82d2a9ff
+# %% ../nbs/02_nn.ipynb #8392aeb7
 def _forward(self: Sequential, x):
     check_array(x, "x", ndim=2, finite=False)
     if self.in_features is not None and x.shape[1] != self.in_features:
@@ -186,7 +186,7 @@ def _loss_and_grad(self: Sequential, X, y, loss=None) -> float:
 
 Sequential.forward, Sequential.backward, Sequential.loss_and_grad = _forward, _backward, _loss_and_grad
 
-# %% ../nbs/02_nn.ipynb #91927485
+# %% ../nbs/02_nn.ipynb #eba03836
 def _predict_logits(self: Sequential, X, batch_size: int = 4096):
     "Logits for `X`, computed `batch_size` rows at a time."
     batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
@@ -206,7 +206,7 @@ def _evaluate(self: Sequential, X, y, loss=None, batch_size: int = 4096) -> dict
 
 Sequential.predict_logits, Sequential.predict, Sequential.evaluate = _predict_logits, _predict, _evaluate
 
-# %% ../nbs/02_nn.ipynb #99590658
+# %% ../nbs/02_nn.ipynb #8117f3df
 def _to(self: Sequential, device: str | None):
     "Move the parameter and gradient buffers to `device` ('cpu' or 'gpu'); returns the model."
     xp = get_xp(device)
@@ -226,7 +226,7 @@ def _repr(self: Sequential):
 
 Sequential.to, Sequential.spec, Sequential.__repr__ = _to, _spec, _repr
 
-# %% ../nbs/02_nn.ipynb #ae18ad05
+# %% ../nbs/02_nn.ipynb #063f9374
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
 def MLP(sizes, activation: str = "relu", *, dtype=DEFAULT_DTYPE, device: str | None = None, seed=0) -> Sequential:
@@ -240,3 +240,14 @@ def MLP(sizes, activation: str = "relu", *, dtype=DEFAULT_DTYPE, device: str | N
         layers.append(Linear(a, b, init=init))
         if i < len(sizes) - 2: layers.append(ACTIVATIONS[activation]())
     return Sequential(*layers, dtype=dtype, device=device, seed=seed)
+
+# %% ../nbs/02_nn.ipynb #750dbc9d
+def loss_at_params(model: Sequential, X, y, loss=None):
+    "A function `f(p)`: the loss of `model` on `X`, `y` with its flat parameters replaced by `p` (restored afterwards)."
+    loss = loss or CrossEntropy()
+    def f(p):
+        old = model.params.copy()
+        model.params[...] = p
+        try: return loss(model.forward(X), y)[0]
+        finally: model.params[...] = old
+    return f

@@ -8,7 +8,7 @@ Docs: https://accel-nb.github.io/accel_nb/parallel.html.md"""
 __all__ = ['shard_range', 'SharedArray', 'shard_view', 'CollectiveError', 'ShmComm', 'WorkerError', 'ProcessGroup',
            'ParallelGradient', 'bench_data_parallel']
 
-# %% ../nbs/20_parallel.ipynb #2bd38879
+# %% ../nbs/20_parallel.ipynb #22dda2e5
 import math
 import multiprocessing as mp
 import os
@@ -26,7 +26,7 @@ import numpy as np
 
 from .backend import check_array, check_number
 
-# %% ../nbs/20_parallel.ipynb #183ebf7c
+# %% ../nbs/20_parallel.ipynb #a68a3ea2
 def shard_range(n: int, rank: int, size: int) -> tuple:
     "Rows `[lo, hi)` of shard `rank` when `n` rows are split into `size` contiguous, nearly equal shards."
     n = check_number(n, "n", low=0, integer=True)
@@ -36,7 +36,7 @@ def shard_range(n: int, rank: int, size: int) -> tuple:
     lo = rank * base + min(rank, extra)
     return lo, lo + base + (1 if rank < extra else 0)
 
-# %% ../nbs/20_parallel.ipynb #59eca484
+# %% ../nbs/20_parallel.ipynb #80c7df02
 _ATTACHED: dict = {}   # name -> SharedMemory, the segments this process has attached (kept open while it runs)
 
 def _attach(name: str, shape: tuple, dtype: str):
@@ -82,14 +82,14 @@ class SharedArray:
             try: self.shm.unlink()
             except FileNotFoundError: pass
 
-# %% ../nbs/20_parallel.ipynb #d740947f
+# %% ../nbs/20_parallel.ipynb #ca6028b8
 def shard_view(a, rank: int, size: int):
     "Rows `shard_range(len(a), rank, size)` of `a` (a SharedArray or an array), as a view."
     arr = a.array if isinstance(a, SharedArray) else a
     lo, hi = shard_range(len(arr), rank, size)
     return arr[lo:hi]
 
-# %% ../nbs/20_parallel.ipynb #90a1e7c1
+# %% ../nbs/20_parallel.ipynb #0f59854d
 class CollectiveError(RuntimeError):
     "A collective operation could not complete: a peer failed, or it did not arrive within the timeout."
 
@@ -142,7 +142,7 @@ class ShmComm:
 
     def __repr__(self): return f"ShmComm(rank={self.rank}, size={self.size})"
 
-# %% ../nbs/20_parallel.ipynb #55024880
+# %% ../nbs/20_parallel.ipynb #c700c79b
 def _worker_main(rank, size, conn, barrier, slots, result, timeout, blas_threads):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limiter = None
@@ -167,7 +167,7 @@ def _worker_main(rank, size, conn, barrier, slots, result, timeout, blas_threads
         try: shm.close()
         except BufferError: pass
 
-# %% ../nbs/20_parallel.ipynb #944946be
+# %% ../nbs/20_parallel.ipynb #e5cb0f73
 class WorkerError(RuntimeError):
     "A worker raised an exception or died; the message names the worker and carries its traceback."
 
@@ -193,7 +193,7 @@ def _signal_name(code):
     try: return f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
     except ValueError: return f"exit code {code}"
 
-# %% ../nbs/20_parallel.ipynb #bc617c08
+# %% ../nbs/20_parallel.ipynb #0c48dd20
 import contextlib
 
 @contextlib.contextmanager
@@ -207,7 +207,7 @@ def _main_not_reimported():
     finally:
         for k, v in saved.items(): setattr(main, k, v)
 
-# %% ../nbs/20_parallel.ipynb #e740f05d
+# %% ../nbs/20_parallel.ipynb #340f1425
 class ProcessGroup:
     """`size` dedicated worker processes (ranks 0..size-1) with shared-memory collectives; a context manager.
     `run(fn, *args)` calls `fn(comm, *args)` on every rank and returns the results."""
@@ -278,7 +278,7 @@ class ProcessGroup:
     def __exit__(self, *exc): self.close()
     def __repr__(self): return f"ProcessGroup(size={self.size}, {'closed' if self._closed else 'open'}, pids={getattr(self, 'pids', None)})"
 
-# %% ../nbs/20_parallel.ipynb #971991b3
+# %% ../nbs/20_parallel.ipynb #6e401958
 def _run(self: ProcessGroup, fn, *args, timeout: float | None = None, **kwargs) -> list:
     "Call `fn(comm, *args, **kwargs)` on every worker; returns the results by rank (WorkerError if any fails)."
     self._check_open()
@@ -333,7 +333,7 @@ def _run(self: ProcessGroup, fn, *args, timeout: float | None = None, **kwargs) 
 
 ProcessGroup.run = _run
 
-# %% ../nbs/20_parallel.ipynb #9e0ad8f5
+# %% ../nbs/20_parallel.ipynb #e81424c5
 def _describe(comm):
     "Used by the tests: (rank, size, pid) of a worker."
     return comm.rank, comm.size, os.getpid()
@@ -356,7 +356,7 @@ def _on_rank(comm, rank: int, fn, *args, join: bool = True):
         return out
     comm.barrier()
 
-# %% ../nbs/20_parallel.ipynb #5a56e38b
+# %% ../nbs/20_parallel.ipynb #2f711091
 def _shard_gradient(comm, loss_grad, X: SharedArray, y: SharedArray, w: SharedArray, out: SharedArray, kwargs: dict):
     Xs, ys = shard_view(X, comm.rank, comm.size), shard_view(y, comm.rank, comm.size)
     loss, g = loss_grad(w.array, Xs, ys, reduction="sum", **kwargs)
@@ -386,7 +386,7 @@ class ParallelGradient:
         buf = self.out.array
         return float(buf[-1] / self.n), (buf[:-1] / self.n).astype(self.dtype)
 
-# %% ../nbs/20_parallel.ipynb #4ceef3b8
+# %% ../nbs/20_parallel.ipynb #bfb055b9
 def _spmd_fit(comm, make_model, make_opt, X: SharedArray, y: SharedArray, epochs: int, batch_size, seed: int):
     from accel_nb.train import Trainer
     model = make_model()
@@ -407,7 +407,7 @@ def _fit(self: ProcessGroup, make_model, make_opt, X, y, *, epochs: int, batch_s
 
 ProcessGroup.fit = _fit
 
-# %% ../nbs/20_parallel.ipynb #e0674f9d
+# %% ../nbs/20_parallel.ipynb #c635e692
 def _time_logistic_steps(comm, X, y, steps: int, warmup: int = 2) -> list:
     "Time `steps` data-parallel logistic-regression gradient steps (shard gradient + all-reduce) on this rank."
     from accel_nb.problems import logistic_loss_grad
@@ -441,7 +441,7 @@ def _time_mlp_steps(comm, sizes, X, y, steps: int, warmup: int = 3) -> list:
         if i >= warmup: times.append(time.perf_counter() - t0)
     return times
 
-# %% ../nbs/20_parallel.ipynb #cb2a5382
+# %% ../nbs/20_parallel.ipynb #dd763cf3
 def bench_data_parallel(n: int = 1_000_000, d: int = 100, rounds: int = 5, steps: int = 3, workers=(1, 2),
                         mlp_sizes=(64, 128, 10), seed: int = 0) -> dict:
     """Data-parallel step times: logistic regression on `n` x `d` float32 and the digits MLP, for one process (BLAS on

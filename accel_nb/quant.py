@@ -12,7 +12,7 @@ __all__ = ['ROUNDING', 'K_EXACT', 'int_range', 'check_bits', 'storage_dtype', 'Q
            'build_quantized', 'fake_quant_ste', 'QATLinear', 'QATActivation', 'qat_model', 'convert_qat',
            'calibrate_logits', 'set_training', 'quantization_results', 'bench_quant']
 
-# %% ../nbs/40_quant.ipynb #d3432a22
+# %% ../nbs/40_quant.ipynb #ee19c528
 import math
 from dataclasses import dataclass, field
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from .backend import array_namespace, check_array, check_number, default_rng
 
-# %% ../nbs/40_quant.ipynb #80759e99
+# %% ../nbs/40_quant.ipynb #c8d42a50
 ROUNDING = ("nearest", "floor", "stochastic")
 
 def int_range(bits: int, signed: bool = True) -> tuple:
@@ -59,7 +59,7 @@ class QParams:
         "Bytes of the parameters themselves (float32 scales, int32 zero points)."
         return 4 * self.scale.size + (0 if not np.any(self.zero_point) else 4 * self.zero_point.size)
 
-# %% ../nbs/40_quant.ipynb #efcbc33f
+# %% ../nbs/40_quant.ipynb #f4e40b63
 _EPS = float(np.finfo(np.float32).eps)
 
 def _check_axis(axis, ndim: int):
@@ -94,7 +94,7 @@ def calc_qparams(x, bits: int = 8, signed: bool = True, symmetric: bool = False,
         if xp is not np: lo, hi = lo.get(), hi.get()
     return qparams_from_range(lo, hi, bits, signed, symmetric, axis)
 
-# %% ../nbs/40_quant.ipynb #1e4afb09
+# %% ../nbs/40_quant.ipynb #3a37d6dd
 def _check_float(x, name="x"):
     check_array(x, name, kind=None, finite=False, nonempty=False)
     if x.dtype.kind != "f": raise TypeError(f"{name} must be a floating-point array, got {x.dtype}")
@@ -153,13 +153,13 @@ def fake_quantize(x, qp: QParams, rounding: str = "nearest", rng=None):
     "`dequantize(quantize(x))`: what a quantized model sees, in floating point."
     return dequantize(quantize(x, qp, rounding, rng), qp, dtype=x.dtype)
 
-# %% ../nbs/40_quant.ipynb #0010902b
+# %% ../nbs/40_quant.ipynb #c69a96a8
 def sqnr_db(x, x_hat) -> float:
     "Signal-to-quantization-noise ratio in dB: 10 log10(mean x^2 / mean (x - x_hat)^2)."
     x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
     return float(10 * np.log10(np.mean(x * x) / np.mean((x - x_hat) ** 2)))
 
-# %% ../nbs/40_quant.ipynb #897ffda3
+# %% ../nbs/40_quant.ipynb #0196a129
 class Observer:
     "Collects statistics of the tensors passed to `update` and turns them into `QParams` (`qparams(bits, ...)`)."
     def update(self, x): raise NotImplementedError
@@ -234,7 +234,7 @@ class MSEObserver(Observer):
                 self._clip = float(clips[int(np.argmin(errs))])
         return -self._clip, self._clip
 
-# %% ../nbs/40_quant.ipynb #2d06534d
+# %% ../nbs/40_quant.ipynb #d7090aa5
 def pack(q, bits: int):
     "Pack integers of `bits` bits into bytes: two per byte for bits <= 4 (low nibble first), else unchanged."
     bits = check_bits(bits)
@@ -255,7 +255,7 @@ def unpack(packed, bits: int, shape: tuple, signed: bool = True):
     if signed: out = np.where(out >= 8, out - 16, out)
     return out.astype(storage_dtype(bits, signed)).reshape(shape)
 
-# %% ../nbs/40_quant.ipynb #3f70a558
+# %% ../nbs/40_quant.ipynb #0cdb7673
 K_EXACT = 1024
 "Longest inner dimension for which an int8 x int8 product summed in float32 is exact (1024 * 2^14 = 2^24)."
 
@@ -292,7 +292,7 @@ def requantize(acc, m0, shift, zero_point: int, lo: int, hi: int, out_dtype=np.i
     prod += zero_point
     return xp.clip(prod, lo, hi, out=prod).astype(out_dtype)
 
-# %% ../nbs/40_quant.ipynb #3e036895
+# %% ../nbs/40_quant.ipynb #c77bc2a7
 @dataclass
 class QuantizedLinear:
     "One integer linear layer: packed weights, int32 bias, input/output quantization, fixed-point requantization."
@@ -342,7 +342,7 @@ class QuantizedLinear:
     def nbytes(self) -> dict:
         return {"weights": int(self.weight.nbytes), "other": int(self.bias.nbytes + self.weight_qp.nbytes + 8)}
 
-# %% ../nbs/40_quant.ipynb #038c44f8
+# %% ../nbs/40_quant.ipynb #8709e585
 class QuantizedMLP:
     "A quantized MLP running on integers: int8 activations, int8/int4 weights, int32 accumulators."
     def __init__(self, layers: list, in_qp: QParams):
@@ -373,7 +373,7 @@ def float_nbytes(model) -> dict:
     w = sum(v.nbytes for k, v in model.named_params().items() if k.endswith(".W"))
     return {"weights": int(w), "total": int(model.params.nbytes)}
 
-# %% ../nbs/40_quant.ipynb #8f1579b4
+# %% ../nbs/40_quant.ipynb #26850412
 def quantize_mlp(model, calib_X, weight_bits: int = 8, per_channel: bool = True, act_bits: int = 8,
                  observer=MinMaxObserver, batch_size: int = 256) -> QuantizedMLP:
     """Post-training quantization of a Sequential of Linear/ReLU layers: activations (input, hidden; logits at 8 bits)
@@ -422,10 +422,10 @@ def build_quantized(layers, act: list, weight_bits: int, per_channel: bool = Tru
         qlayers.append(QuantizedLinear(pack(Wq, weight_bits), tuple(W.shape), wqp, bq, act[k], act[k + 1], relu))
     return QuantizedMLP(qlayers, act[0])
 
-# %% ../nbs/40_quant.ipynb #3322a0f7
+# %% ../nbs/40_quant.ipynb #ed844053
 from .nn import Linear, Module
 
-# %% ../nbs/40_quant.ipynb #cc62c349
+# %% ../nbs/40_quant.ipynb #85b2a5d3
 def fake_quant_ste(x, qp: QParams):
     "(fake-quantized x, STE mask): the mask is 1 where x lies inside the quantization range, 0 where it was clipped."
     s, z = qp.broadcast(x.ndim)
@@ -502,7 +502,7 @@ def set_training(model, training: bool):
         if isinstance(l, QATActivation): l.training = training
     return model
 
-# %% ../nbs/40_quant.ipynb #c68e1dbb
+# %% ../nbs/40_quant.ipynb #564ee777
 def quantization_results(seeds=(0, 1, 2), hidden: int = 128, epochs: int = 30, qat_epochs: int = 10, progress: bool = False) -> dict:
     "Train float MLPs on digits (one per seed), quantize them (PTQ int8/int4, QAT int4); returns per-seed results and means."
     from accel_nb.data import load_digits
@@ -535,7 +535,7 @@ def quantization_results(seeds=(0, 1, 2), hidden: int = 128, epochs: int = 30, q
              "test acc (mean)": float(np.mean(acc[k])), "std": float(np.std(acc[k])), "seeds": len(acc[k])} for k in names]
     return {"rows": rows, "acc": acc, "sizes": sizes}
 
-# %% ../nbs/40_quant.ipynb #544a11ab
+# %% ../nbs/40_quant.ipynb #ceb845fa
 def _int8_layer(K: int, N: int, M: int, seed: int = 0, xp=np):
     rng = np.random.default_rng(seed)
     W = (rng.standard_normal((K, N)) * (1 / np.sqrt(K))).astype(np.float32)
@@ -580,8 +580,9 @@ def bench_quant(n: int = 10_000_000, K: int = 4096, N: int = 4096, M: int = 64, 
         if r["operation"].startswith(("int8 linear", "float32 linear")): r["time / float32"] = r["ms"] / 1e3 / f32
     if xp is np:   # exactness of the fast integer path on a slice of output channels
         cols = min(N, 256)
-        sub = QuantizedLinear(pack(quantize(W[:, :cols], calc_qparams(W[:, :cols], 8, symmetric=True, axis=1)), 8), (K, cols),
-                              calc_qparams(W[:, :cols], 8, symmetric=True, axis=1), np.zeros(cols, np.int32), layer.in_qp, layer.out_qp, False)
+        sub_qp = calc_qparams(W[:, :cols], 8, symmetric=True, axis=1)
+        sub = QuantizedLinear(pack(quantize(W[:, :cols], sub_qp), 8), (K, cols), sub_qp, np.zeros(cols, np.int32),
+                              layer.in_qp, layer.out_qp, False)
         exact = bool(np.array_equal(layer.forward_int(qx)[:, :cols], sub.forward_int(qx, exact_reference=True)))
     else:
         exact = bool(np.array_equal(int8_matmul(qxd, wf)[:, :256].get().astype(np.int64), qx.astype(np.int64) @ layer.w_int[:, :256].astype(np.int64)))
