@@ -6,8 +6,8 @@ Docs: https://accel-nb.github.io/accel_nb/backend.html.md"""
 
 # %% auto #0
 __all__ = ['DEFAULT_DTYPE', 'DEVICES', 'gpu_status', 'gpu_available', 'resolve_device', 'get_xp', 'array_namespace', 'device_of',
-           'to_device', 'to_numpy', 'default_rng', 'check_array', 'check_number', 'Timing', 'measure', 'compare',
-           'rmw_bandwidth']
+           'to_device', 'to_numpy', 'requires', 'default_rng', 'check_array', 'check_number', 'Timing', 'measure',
+           'compare', 'rmw_bandwidth']
 
 # %% ../nbs/00_backend.ipynb #3a34fb56
 import functools
@@ -94,6 +94,32 @@ def to_device(x, device: str | None = None):
 def to_numpy(x) -> np.ndarray:
     "`x` as a numpy array (copying from the GPU when needed)."
     return x.get() if array_namespace(x) is not np else np.asarray(x)
+
+# %% ../nbs/00_backend.ipynb #dad572c7
+def _mpi_status() -> tuple[bool, str]:
+    "Whether mpi4py and an MPI library (MPICH's mpiexec) are installed, without initializing MPI in this process."
+    import importlib.util, shutil
+    if importlib.util.find_spec("mpi4py") is None: return False, "mpi4py is not installed (pip install 'accel_nb[mpi]')"
+    from pathlib import Path
+    if not (Path(sys.executable).parent / "mpiexec").exists() and shutil.which("mpiexec") is None:
+        return False, "no mpiexec found (pip install 'accel_nb[mpi]' brings MPICH's)"
+    return True, "mpi4py and mpiexec found"
+
+def requires(*needs: str, quiet: bool = False) -> bool:
+    """True when every need is met: 'gpu' (a usable CUDA device through CuPy), 'mpi' (mpi4py + mpiexec) or the name of
+    an importable module. Otherwise print one line naming what is skipped and why (unless `quiet`), and return False."""
+    import importlib.util
+    for need in needs:
+        if not isinstance(need, str): raise TypeError(f"needs must be strings such as 'gpu' or 'mpi', got {need!r}")
+        if need == "gpu": ok, why = gpu_status()
+        elif need == "mpi": ok, why = _mpi_status()
+        else:
+            ok = importlib.util.find_spec(need) is not None
+            why = f"{need} is not installed"
+        if not ok:
+            if not quiet: print(f"skipped (needs {need}): {why}")
+            return False
+    return True
 
 # %% ../nbs/00_backend.ipynb #c7386f87
 def default_rng(seed=0) -> np.random.Generator:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..backend import _all_finite, array_namespace, check_number
 from .base import Optimizer, closed_unit_interval, flag, nonnegative
-from ..train import Callback
+from ..callback import Callback
 
 # %% ../../nbs/11_sgd.ipynb #85fdad18
 class SGD(Optimizer):
