@@ -218,7 +218,8 @@ def _backward(self: Sequential, dy):
     for layer in reversed(self.layers): dy = layer.backward(dy)
     limit = float(np.finfo(self.dtype).max) / 4                 # room for rounding and for a sum over a few ranks
     bounds = [l.grad_bound for l in self.layers if isinstance(l, Linear)]
-    self.grads_finite = True if all(b < limit for b in bounds) else None   # NaN < limit is False: then unknown
+    self.grad_bound = max(bounds, default=0.0)                  # every gradient entry is at most this in magnitude
+    self.grads_finite = True if self.grad_bound < limit else None   # NaN < limit is False: then unknown
     return dy
 
 def _loss_and_grad(self: Sequential, X, y, loss=None) -> float:

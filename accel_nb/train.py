@@ -73,13 +73,36 @@ class Evaluate(Callback):
 
 # %% ../nbs/03_training.ipynb #23959f64
 class LRScheduler(Callback):
-    "Set `optimizer.lr = schedule(step)` before every step; `schedule` maps the step count (from 0) to a rate."
+    """Set every parameter group's learning rate from `schedule` before each step (and its momentum, for schedules that
+    cycle it). `schedule(t)` maps the step count (from 0) to a rate. With one group, or groups that start at the same
+    rate, every group follows `schedule(t)`. Groups that start at different rates follow the schedule from their own
+    initial rate, as torch's schedulers do: `schedule.lr_at(t, base=initial_lr)` for the book's schedules, or
+    `schedule(t)` scaled by `initial_lr / initial_lr of group 0` for a plain function."""
     order = -10
     def __init__(self, schedule):
         if not callable(schedule): raise TypeError(f"schedule must be callable as schedule(step) -> lr, got {type(schedule).__name__}")
         self.schedule = schedule
-    def on_fit_begin(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
-    def on_step_end(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
+    def on_fit_begin(self, trainer):
+        for g in trainer.opt.param_groups:
+            if "initial_lr" not in g: g["initial_lr"] = g["lr"]
+        self.apply(trainer.opt, trainer.step)
+    def on_step_end(self, trainer): self.apply(trainer.opt, trainer.step)
+    def apply(self, opt, t: int):
+        "Set each group's rate (and momentum) for step `t`."
+        groups = opt.param_groups
+        bases = [g.get("initial_lr", g["lr"]) for g in groups]
+        same = all(b == bases[0] for b in bases)
+        lr_at = getattr(self.schedule, "lr_at", None)
+        for g, base in zip(groups, bases):
+            if same: g["lr"] = self.schedule(t)
+            elif lr_at is not None: g["lr"] = lr_at(t, base=base)
+            else: g["lr"] = self.schedule(t) * (base / bases[0] if bases[0] else 0.0)
+        momentum = getattr(self.schedule, "momentum_at", None)
+        m = momentum(t) if momentum is not None else None
+        if m is not None:
+            for g in groups:
+                if "momentum" in g: g["momentum"] = m
+                elif "betas" in g: g["betas"] = (m, g["betas"][1])
     def __repr__(self): return f"LRScheduler({self.schedule!r})"
 
 # %% ../nbs/03_training.ipynb #0dc815f2
@@ -273,22 +296,30 @@ def _take(y, idx):
     return tuple(t[idx] for t in y) if isinstance(y, tuple) else y[idx]
 
 def _train_step(self: Trainer, idx) -> float:
-    "Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step."
+    """Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step. The
+    gradient's verdict travels with it: the backward pass's bound (`model.grads_finite`), combined across ranks in the
+    same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`)."""
     if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
     b = xb.shape[0]
-    if b: loss = self.model.loss_and_grad(xb, yb, self.loss)
-    else: loss = 0.0; self.model.grads[...] = 0         # an empty slice (tiny shard) contributes nothing
+    if b:
+        loss = self.model.loss_and_grad(xb, yb, self.loss)
+        bound = getattr(self.model, "grad_bound", math.inf)
+    else: loss, bound = 0.0, 0.0; self.model.grads[...] = 0   # an empty slice (tiny shard) contributes nothing
+    limit = float(np.finfo(self.model.grads.dtype).max) / 4
     if self.comm.size > 1:
         g = self.model.grads
         if b != 1: g *= g.dtype.type(b)                  # mean -> sum over this rank's slice
         self.comm.allreduce(g)
-        stats = np.array([loss * b, b], dtype=np.float64)
+        unknown = not (bound * max(b, 1) * self.comm.size < limit)   # the sum over ranks could not have overflowed
+        stats = np.array([loss * b, b, unknown], dtype=np.float64)
         self.comm.allreduce(stats)
         g /= g.dtype.type(stats[1])                       # sum -> mean over the global batch
         loss = float(stats[0] / stats[1])
+        self.grads_finite = True if stats[2] == 0 else None
+    else: self.grads_finite = True if bound < limit else None
     for cb in self.callbacks: cb.on_before_step(self)
-    self.opt.step()
+    self.opt.step(finite=self.grads_finite)
     return loss
 
 Trainer.train_step = _train_step
@@ -305,7 +336,7 @@ def _fit(self: Trainer, epochs: int) -> History:
             t0 = time.perf_counter()
             chunks = [None] if self.batch_size is None else np.array_split(self.permutation(self.epoch), self.steps_per_epoch)
             while self.batch < self.steps_per_epoch and not self.stop:
-                lr = self.opt.lr
+                lr = self.opt.param_groups[0]["lr"]
                 loss = self.train_step(chunks[self.batch])
                 self.step += 1; self.batch += 1
                 h = self.history.steps

@@ -80,5 +80,9 @@ class ClipGradNorm(Callback):
     def __init__(self, max_norm: float):
         self.max_norm = check_number(max_norm, "max_norm", low=0, low_open=True)
     def on_before_step(self, trainer):
-        trainer.last_grad_norm = clip_grad_norm_(trainer.model.grads, self.max_norm)
+        trainer.last_grad_norm = norm = clip_grad_norm_(trainer.model.grads, self.max_norm)
+        # the norm read every entry: it is the verdict (a float64 sum of float32 squares cannot overflow)
+        if math.isfinite(norm): trainer.grads_finite = True
+        elif trainer.model.grads.dtype.itemsize < 8: trainer.grads_finite = False
+        else: trainer.grads_finite = None
     def __repr__(self): return f"ClipGradNorm({self.max_norm})"
