@@ -234,6 +234,7 @@ Sequential.forward, Sequential.backward, Sequential.loss_and_grad = _forward, _b
 def _predict_logits(self: Sequential, X, batch_size: int = 4096):
     "Logits for `X`, computed `batch_size` rows at a time."
     batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
+    check_array(X, "X", ndim=2)       # a NaN row would otherwise come out as some class
     xp = array_namespace(self.params)
     if X.shape[0] <= batch_size: return self.forward(X)
     return xp.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
