@@ -285,7 +285,7 @@ class Trainer:
         self.model, self.opt, self.X, self.y = model, opt, X, y
         self.loss = loss or CrossEntropy()
         n_classes = getattr(model.layers[-1], "out_features", None) if hasattr(model, "layers") else None
-        if isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple):
+        if isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple) and X.shape[0]:
             check_labels(y, X.shape[0], n_classes)      # every label, once, before the first step changes anything
         self.seed = check_number(seed, "seed", low=0, integer=True)
         for cb in callbacks:

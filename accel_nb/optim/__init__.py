@@ -43,9 +43,9 @@ OPTIMIZER_SETUPS = {
 def comparison_setups() -> dict:
     "`OPTIMIZER_SETUPS`, plus every registered optimizer it does not cover, with its defaults and batch 64."
     setups = dict(OPTIMIZER_SETUPS)
-    covered = {cls for cls, _, _ in setups.values()}
-    for name, cls in sorted(OPTIMIZERS.items()):
-        if cls not in covered: setups[f"{cls.__name__} (defaults)"] = (cls, {}, 64)
+    covered = {getattr(cls, "name", None) for cls, _, _ in setups.values()}   # by registry name: a notebook that
+    for name, cls in sorted(OPTIMIZERS.items()):                              # re-runs a class cell re-registers it
+        if name not in covered: setups[f"{cls.__name__} (defaults)"] = (cls, {}, 64)
     return setups
 
 def compare_optimizers(epochs: int = 30, seed: int = 0, hidden: int = 64, setups: dict | None = None, progress: bool = True) -> dict:
