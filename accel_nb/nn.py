@@ -214,9 +214,11 @@ def _forward(self: Sequential, x):
     return x
 
 def _backward(self: Sequential, dy):
-    for layer in reversed(self.layers): dy = layer.backward(dy)
+    for layer in reversed(self.layers):
+        layer.grad_bound = math.inf                             # a layer that does not bound its gradient: unknown
+        dy = layer.backward(dy)
     limit = float(np.finfo(self.dtype).max) / 4                 # room for rounding and for a sum over a few ranks
-    bounds = [l.grad_bound for l in self.layers if isinstance(l, Linear)]
+    bounds = [l.grad_bound for l in self.layers if l.param_shapes()]
     self.grad_bound = max(bounds, default=0.0)                  # every gradient entry is at most this in magnitude
     self.grads_finite = True if self.grad_bound < limit else None   # NaN < limit is False: then unknown
     return dy
