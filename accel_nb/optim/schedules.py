@@ -141,8 +141,8 @@ class _Function(Schedule):
         return base * float(self.f(t)) / f0
     def __repr__(self): return getattr(self.f, "__name__", repr(self.f))
 
-def as_schedule(schedule) -> Schedule:
-    "`schedule` as a `Schedule`: a Schedule itself, a number as a constant rate, a function t -> rate scaled per group."
+def as_schedule(schedule):
+    "`schedule` as a `Schedule` (for `lr_at(t, base)`): a Schedule itself, a number as a constant rate, a function t -> rate scaled per group."
     if isinstance(schedule, Schedule): return schedule
     if isinstance(schedule, (int, float)) and not isinstance(schedule, bool): return _Constant(schedule)
     if callable(schedule): return _Function(schedule)
