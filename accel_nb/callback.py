@@ -13,7 +13,8 @@ class Callback:
     order = 0
     def on_fit_begin(self, trainer): pass
     def on_before_step(self, trainer):
-        "The gradient of this step is in `trainer.model.grads` (all-reduced); the optimizer has not run yet."
+        """The gradient of this step is in `trainer.model.grads` (all-reduced); the optimizer has not run yet. A callback
+        that changes the gradient sets `trainer.grads_finite` (True, False, or None to let the optimizer check it)."""
     def on_step_end(self, trainer): pass
     def on_epoch_end(self, trainer): pass
     def on_fit_end(self, trainer): pass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import array_namespace, check_array, check_number, to_numpy
-from .nn import CrossEntropy
+from .nn import CrossEntropy, check_labels
 from .callback import Callback
 
 # %% ../nbs/03_training.ipynb #fd0bb5de
@@ -73,13 +73,36 @@ class Evaluate(Callback):
 
 # %% ../nbs/03_training.ipynb #23959f64
 class LRScheduler(Callback):
-    "Set `optimizer.lr = schedule(step)` before every step; `schedule` maps the step count (from 0) to a rate."
+    """Set every parameter group's learning rate from `schedule` before each step (and its momentum, for schedules that
+    cycle it). `schedule(t)` maps the step count (from 0) to a rate. With one group, or groups that start at the same
+    rate, every group follows `schedule(t)`. Groups that start at different rates follow the schedule from their own
+    initial rate, as torch's schedulers do: `schedule.lr_at(t, base=initial_lr)` for the book's schedules, or
+    `schedule(t)` scaled by `initial_lr / initial_lr of group 0` for a plain function."""
     order = -10
     def __init__(self, schedule):
         if not callable(schedule): raise TypeError(f"schedule must be callable as schedule(step) -> lr, got {type(schedule).__name__}")
         self.schedule = schedule
-    def on_fit_begin(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
-    def on_step_end(self, trainer): trainer.opt.lr = self.schedule(trainer.step)
+    def on_fit_begin(self, trainer):
+        for g in trainer.opt.param_groups:
+            if "initial_lr" not in g: g["initial_lr"] = g["lr"]
+        self.apply(trainer.opt, trainer.step)
+    def on_step_end(self, trainer): self.apply(trainer.opt, trainer.step)
+    def apply(self, opt, t: int):
+        "Set each group's rate (and momentum) for step `t`."
+        groups = opt.param_groups
+        bases = [g.get("initial_lr", g["lr"]) for g in groups]
+        same = all(b == bases[0] for b in bases)
+        lr_at = getattr(self.schedule, "lr_at", None)
+        for g, base in zip(groups, bases):
+            if same: g["lr"] = self.schedule(t)
+            elif lr_at is not None: g["lr"] = lr_at(t, base=base)
+            else: g["lr"] = self.schedule(t) * (base / bases[0] if bases[0] else 0.0)
+        momentum = getattr(self.schedule, "momentum_at", None)
+        m = momentum(t) if momentum is not None else None
+        if m is not None:
+            for g in groups:
+                if "momentum" in g: g["momentum"] = m
+                elif "betas" in g: g["betas"] = (m, g["betas"][1])
     def __repr__(self): return f"LRScheduler({self.schedule!r})"
 
 # %% ../nbs/03_training.ipynb #0dc815f2
@@ -176,12 +199,20 @@ def _join_tree(obj, arrays):
     if isinstance(obj, list): return [_join_tree(v, arrays) for v in obj]
     return obj
 
+def _remove_stale_temporaries(path: Path):
+    "Delete temporary files a killed writer of `path` left behind (`.name.*.tmp`; a rank-0 writer is the only one)."
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try: stale.unlink()
+        except OSError: pass
+
 def save_tree(path, tree: dict) -> Path:
-    "Write `tree` (dicts/lists of numbers, strings and arrays) to `path` as .npz, atomically and without pickle."
+    """Write `tree` (dicts/lists of numbers, strings and arrays) to `path` as .npz, atomically and without pickle:
+    a temporary file in the same directory, flushed to disk, then renamed over `path`."""
     path = Path(path)
     arrays = {}
     manifest = json.dumps(_split_tree(tree, arrays))
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -199,20 +230,44 @@ def save_tree(path, tree: dict) -> Path:
     except OSError: pass
     return path
 
+def _check_members(zf: zipfile.ZipFile):
+    """Before anything is allocated: every member is an uncompressed, unencrypted .npy whose header declares a plain
+    dtype and exactly as many bytes as the member holds (so a forged shape cannot ask for terabytes)."""
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"): raise ValueError(f"member {info.filename!r} is not an .npy array")
+        if info.flag_bits & 0x1: raise ValueError(f"member {info.filename!r} is encrypted")
+        if info.compress_type != zipfile.ZIP_STORED: raise ValueError(f"member {info.filename!r} is compressed")
+        with zf.open(info) as f:
+            major, _ = np.lib.format.read_magic(f)
+            if major not in (1, 2): raise ValueError(f"member {info.filename!r} has .npy format version {major}")
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            if dtype.hasobject or dtype.fields is not None: raise ValueError(f"member {info.filename!r} has dtype {dtype}")
+            declared = math.prod(shape) * dtype.itemsize
+            if f.tell() + declared != info.file_size:
+                raise ValueError(f"member {info.filename!r} declares {declared} bytes of data but holds {info.file_size - f.tell()}")
+
 def load_tree(path) -> dict:
-    "Read a tree written by `save_tree`; `CheckpointError` if the file is truncated, corrupted or not one of ours."
+    "Read a tree written by `save_tree`; `CheckpointError` for anything that is not an intact checkpoint of ours."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
+    if not path.is_file(): raise CheckpointError(f"{path} is not a file")
     try:
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupted, or not an .npz archive, e.g. a .npy file)")
+        with zipfile.ZipFile(path) as zf:
+            if "__manifest__.npy" not in zf.namelist():
+                raise CheckpointError(f"{path} is an .npz file but not an accel_nb checkpoint (no manifest)")
+            _check_members(zf)
         with np.load(path, allow_pickle=False) as z:
-            if "__manifest__" not in z.files: raise CheckpointError(f"{path} is an .npz file but not an accel_nb checkpoint (no manifest)")
             manifest = json.loads(str(z["__manifest__"]))
             arrays = {k: z[k] for k in z.files if k != "__manifest__"}
+        if not isinstance(manifest, dict): raise ValueError("the manifest is not a JSON object")
+        return _join_tree(manifest, arrays)
     except CheckpointError: raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupted?): {type(e).__name__}: {e}") from None
-    try: return _join_tree(manifest, arrays)
     except KeyError as e: raise CheckpointError(f"{path} is corrupted: its manifest names a missing array {e}") from None
+    except Exception as e:   # any failure to parse this untrusted file, whatever layer raised it
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupted?): {type(e).__name__}: {e}") from None
 
 # %% ../nbs/03_training.ipynb #dee2b80b
 class Trainer:
@@ -229,6 +284,9 @@ class Trainer:
             raise ValueError("opt must optimize this model's parameters (create it with model.params, model.grads)")
         self.model, self.opt, self.X, self.y = model, opt, X, y
         self.loss = loss or CrossEntropy()
+        n_classes = getattr(model.layers[-1], "out_features", None) if hasattr(model, "layers") else None
+        if isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple):
+            check_labels(y, X.shape[0], n_classes)      # every label, once, before the first step changes anything
         self.seed = check_number(seed, "seed", low=0, integer=True)
         for cb in callbacks:
             if not isinstance(cb, Callback): raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -273,22 +331,30 @@ def _take(y, idx):
     return tuple(t[idx] for t in y) if isinstance(y, tuple) else y[idx]
 
 def _train_step(self: Trainer, idx) -> float:
-    "Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step."
+    """Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step. The
+    gradient's verdict travels with it: the backward pass's bound (`model.grads_finite`), combined across ranks in the
+    same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`)."""
     if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
     b = xb.shape[0]
-    if b: loss = self.model.loss_and_grad(xb, yb, self.loss)
-    else: loss = 0.0; self.model.grads[...] = 0         # an empty slice (tiny shard) contributes nothing
+    if b:
+        loss = self.model.loss_and_grad(xb, yb, self.loss)
+        bound = getattr(self.model, "grad_bound", math.inf)
+    else: loss, bound = 0.0, 0.0; self.model.grads[...] = 0   # an empty slice (tiny shard) contributes nothing
+    limit = float(np.finfo(self.model.grads.dtype).max) / 4
     if self.comm.size > 1:
         g = self.model.grads
         if b != 1: g *= g.dtype.type(b)                  # mean -> sum over this rank's slice
         self.comm.allreduce(g)
-        stats = np.array([loss * b, b], dtype=np.float64)
+        unknown = not (bound * max(b, 1) * self.comm.size < limit)   # the sum over ranks could not have overflowed
+        stats = np.array([loss * b, b, unknown], dtype=np.float64)
         self.comm.allreduce(stats)
         g /= g.dtype.type(stats[1])                       # sum -> mean over the global batch
         loss = float(stats[0] / stats[1])
+        self.grads_finite = True if stats[2] == 0 else None
+    else: self.grads_finite = True if bound < limit else None
     for cb in self.callbacks: cb.on_before_step(self)
-    self.opt.step()
+    self.opt.step(finite=self.grads_finite)
     return loss
 
 Trainer.train_step = _train_step
@@ -305,7 +371,7 @@ def _fit(self: Trainer, epochs: int) -> History:
             t0 = time.perf_counter()
             chunks = [None] if self.batch_size is None else np.array_split(self.permutation(self.epoch), self.steps_per_epoch)
             while self.batch < self.steps_per_epoch and not self.stop:
-                lr = self.opt.lr
+                lr = self.opt.param_groups[0]["lr"]
                 loss = self.train_step(chunks[self.batch])
                 self.step += 1; self.batch += 1
                 h = self.history.steps
@@ -349,43 +415,71 @@ def _save_checkpoint(self: Trainer, path) -> Path | None:
             "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]}
     return save_tree(path, tree)
 
+def _checked_trainer_state(self: Trainer, tr, fail) -> dict:
+    "The saved loop position, validated (types, ranges, consistency with this trainer) before anything is assigned."
+    if not isinstance(tr, dict): fail(f"its trainer state is a {type(tr).__name__}, not a dict")
+    out = {}
+    for k in ("epoch", "batch", "step", "seed", "n_global", "ranks"):
+        v = tr.get(k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k in ("ranks", "n_global") else 0):
+            fail(f"trainer[{k!r}] must be a{' positive' if k in ('ranks', 'n_global') else ' non-negative'} integer, got {v!r}")
+        out[k] = v
+    bs = tr.get("batch_size")
+    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1): fail(f"trainer['batch_size'] must be None or a positive integer, got {bs!r}")
+    if bs != self.batch_size or out["n_global"] != self.n_global:
+        fail(f"it was saved with batch_size={bs} on {out['n_global']} samples; this trainer has "
+             f"batch_size={self.batch_size} on {self.n_global} samples")
+    if out["batch"] >= self.steps_per_epoch: fail(f"trainer['batch'] = {out['batch']} is past the {self.steps_per_epoch} steps of an epoch")
+    if out["ranks"] != self.comm.size and out["batch"] != 0:
+        fail(f"it was saved mid-epoch on {out['ranks']} rank(s); a run on {self.comm.size} rank(s) can resume only from an epoch boundary")
+    losses = tr.get("epoch_losses")
+    if not isinstance(losses, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in losses):
+        fail("trainer['epoch_losses'] must be a list of finite numbers")
+    out["epoch_losses"] = [float(v) for v in losses]
+    return out
+
 def _load_checkpoint(self: Trainer, path):
-    "Restore the state saved by `save_checkpoint`; raises `CheckpointError` and changes nothing if it does not fit."
+    """Restore the state saved by `save_checkpoint`. Everything is parsed and validated first (format, architecture,
+    parameters, loop position, history, optimizer and callback states); on any problem it raises `CheckpointError`
+    and the model, optimizer, callbacks and trainer are exactly as they were."""
     tree = load_tree(path)
     def fail(msg): raise CheckpointError(f"{path}: {msg}")
     try:
         if tree.get("format") != CHECKPOINT_FORMAT: fail(f"unknown format {tree.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
-        m, tr, cbs = tree["model"], tree["trainer"], tree["callbacks"]
+        m, cbs = tree["model"], tree["callbacks"]
         if m["spec"] != self.model.spec():
             fail(f"it was saved from a different architecture:\n  checkpoint: {m['spec']}\n  this model: {self.model.spec()}")
         p = m["params"]
-        if p.shape != tuple(self.model.params.shape) or p.dtype != self.model.params.dtype:
-            fail(f"parameters have shape {p.shape} and dtype {p.dtype}, the model has {tuple(self.model.params.shape)} and {self.model.params.dtype}")
-        if tr["batch_size"] != self.batch_size or tr["n_global"] != self.n_global:
-            fail(f"it was saved with batch_size={tr['batch_size']} on {tr['n_global']} samples; this trainer has "
-                 f"batch_size={self.batch_size} on {self.n_global} samples")
-        if tr["ranks"] != self.comm.size and tr["batch"] != 0:
-            fail(f"it was saved mid-epoch on {tr['ranks']} rank(s); a run on {self.comm.size} rank(s) can resume only from an epoch boundary")
+        if not isinstance(p, np.ndarray) or p.shape != tuple(self.model.params.shape) or p.dtype != self.model.params.dtype:
+            fail(f"parameters have shape {getattr(p, 'shape', None)} and dtype {getattr(p, 'dtype', type(p).__name__)}, "
+                 f"the model has {tuple(self.model.params.shape)} and {self.model.params.dtype}")
+        if not np.isfinite(p).all(): fail("its parameters contain NaN or Inf")
+        tr = self._checked_trainer_state(tree["trainer"], fail)
+        if not isinstance(cbs, list) or not all(isinstance(c, dict) and isinstance(c.get("type"), str) and "state" in c for c in cbs):
+            fail("its callback states are malformed")
         pairs = _match_callback_states(self.callbacks, cbs)
         unmatched = [c["type"] for c in cbs if c["state"] and not any(c is saved for _, saved in pairs)]
         if unmatched: fail(f"it holds the state of callback(s) {unmatched}, which this trainer does not have")
         history = History.from_dict(tree["history"])
-    except (KeyError, TypeError, AttributeError) as e:
+    except CheckpointError: raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
         fail(f"its contents are incomplete or malformed ({type(e).__name__}: {e})")
     old_opt, old_cbs = self.opt.state_dict(), [cb.state_dict() for cb in self.callbacks]
     try:
-        self.opt.load_state_dict(tree["optimizer"])
+        self.opt.load_state_dict(tree["optimizer"])        # validates all of it before changing anything
         for cb, c in pairs: cb.load_state_dict(c["state"])
     except Exception as e:
         self.opt.load_state_dict(old_opt)
         for cb, s in zip(self.callbacks, old_cbs): cb.load_state_dict(s)
         raise CheckpointError(f"{path}: cannot restore the optimizer/callback state: {e}") from None
+    # everything validated: assignments below cannot fail
     self.model.params[...] = array_namespace(self.model.params).asarray(p)
-    self.epoch, self.batch, self.step, self.seed = int(tr["epoch"]), int(tr["batch"]), int(tr["step"]), int(tr["seed"])
-    self._epoch_losses = list(tr["epoch_losses"])
+    self.epoch, self.batch, self.step, self.seed = tr["epoch"], tr["batch"], tr["step"], tr["seed"]
+    self._epoch_losses = tr["epoch_losses"]
     self.history = history
     return self
 
+Trainer._checked_trainer_state = _checked_trainer_state
 Trainer.save_checkpoint, Trainer.load_checkpoint = _save_checkpoint, _load_checkpoint
 
 # %% ../nbs/03_training.ipynb #3f45676e

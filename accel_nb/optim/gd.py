@@ -12,7 +12,7 @@ import numpy as np
 from dataclasses import dataclass
 
 from ..backend import check_number, to_numpy
-from .base import GD, Optimizer, positive
+from .base import GD, Hyper, Optimizer, positive
 
 # %% ../../nbs/10_gd.ipynb #cfcf04a4
 @dataclass
@@ -65,15 +65,21 @@ def _open_unit(name, v): return check_number(v, name, low=0, high=1, low_open=Tr
 
 class ArmijoGD(Optimizer):
     r"Gradient descent with Armijo backtracking: shrink $\eta$ by `shrink` until $f(\theta-\eta g) \le f(\theta) - c\,\eta\|g\|^2$."
-    hyper_checks = {"lr": positive, "c": _open_unit, "shrink": _open_unit, "max_backtracks": _backtracks}
-    def __init__(self, params, grads, lr: float = 1.0, c: float = 1e-4, shrink: float = 0.5, max_backtracks: int = 60,
-                 *, nonfinite: str = "raise"):
-        super().__init__(params, grads, lr=lr, c=c, shrink=shrink, max_backtracks=max_backtracks, nonfinite=nonfinite)
+    lr = Hyper(1.0, positive, r"the first step tried, $\eta_0$")
+    c = Hyper(1e-4, _open_unit, "sufficient-decrease constant")
+    shrink = Hyper(0.5, _open_unit, r"factor applied to $\eta$ after each failed trial")
+    max_backtracks = Hyper(60, _backtracks, "trials before giving up")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.last_lr, self.evaluations = None, 0
 
-    def step(self, loss_fn=None) -> bool:
+    def check_arrays(self):
+        if len(self.param_groups) > 1: raise ValueError("ArmijoGD takes one parameter group: its line search is over all parameters at once")
+
+    def step(self, loss_fn=None, *, finite=None) -> bool:
         if loss_fn is None: raise TypeError("ArmijoGD.step needs loss_fn, a function returning the loss at the current parameters")
-        if not self.check_grads(): return False
+        if not self.check_grads(finite): return False
         f0 = float(loss_fn()); self.evaluations += 1
         gg = sum(float((g * g).sum()) for g in self.grads)
         start = [p.copy() for p in self.params]

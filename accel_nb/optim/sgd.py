@@ -13,48 +13,49 @@ import math
 import numpy as np
 
 from ..backend import _all_finite, array_namespace, check_number
-from .base import Optimizer, closed_unit_interval, flag, nonnegative
+from .base import Hyper, Option, Optimizer, closed_unit_interval, flag, nonnegative, check_fusable_arrays
 from ..callback import Callback
 
 # %% ../../nbs/11_sgd.ipynb #85fdad18
-class SGD(Optimizer):
+class SGD(Optimizer, name="sgd"):
     r"Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov, weight decay and maximize semantics."
-    hyper_checks = {"lr": nonnegative, "momentum": nonnegative, "dampening": closed_unit_interval,
-                    "weight_decay": nonnegative, "nesterov": flag, "maximize": flag}
-
-    def __init__(self, params, grads, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False, *,
-                 nonfinite: str = "raise", fused: bool = False):
-        self.state_names = ("momentum_buffer",) if momentum else ()
-        super().__init__(params, grads, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                         nesterov=nesterov, maximize=maximize, nonfinite=nonfinite)
-        self.fused = flag("fused", fused)
+    lr = Hyper(1e-3, nonnegative, r"step size $\gamma$")
+    momentum = Hyper(0.0, nonnegative, r"momentum $\mu$")
+    dampening = Hyper(0.0, closed_unit_interval, r"dampening $\tau$")
+    weight_decay = Hyper(0.0, nonnegative, r"L2 penalty $\lambda$")
+    nesterov = Hyper(False, flag, "Nesterov momentum")
+    maximize = Hyper(False, flag, "ascend instead of descend")
+    fused = Option(False, flag, "one compiled pass per array")
 
     def check_combination(self, h):
         if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
+    def check_arrays(self):
+        if self.fused: check_fusable_arrays(self)
+    def init_state(self, p, group):
+        return {"momentum_buffer": array_namespace(p).zeros_like(p)} if group["momentum"] else {}
 
-    def update(self, p, g, state):
-        if self.fused: return self.fused_update(p, g, state)
-        lr, mu, tau, wd = self.lr, self.momentum, self.dampening, self.weight_decay
-        if self.maximize: g = -g                          # g <- -g
+    def update(self, p, g, state, h):
+        if self.fused: return self.fused_update(p, g, state, h)
+        lr, mu, tau, wd = h["lr"], h["momentum"], h["dampening"], h["weight_decay"]
+        if h["maximize"]: g = -g                          # g <- -g
         if wd: g = g + wd * p                             # g <- g + lambda theta
         if mu:
             b = state.get("momentum_buffer")
             if b is None or self.t == 1:                  # b_1 = g_1
-                b = state["momentum_buffer"] = g.copy() if b is None else b
+                b = state.setdefault("momentum_buffer", array_namespace(p).empty_like(p))
                 b[...] = g
             else:                                         # b_t = mu b_{t-1} + (1 - tau) g_t
                 b *= mu
                 b += (1 - tau) * g
-            g = g + mu * b if self.nesterov else b        # nesterov: g + mu b_t; else b_t
+            g = g + mu * b if h["nesterov"] else b        # nesterov: g + mu b_t; else b_t
         p -= lr * g                                       # theta_t = theta_{t-1} - gamma g_t
 
 # %% ../../nbs/11_sgd.ipynb #94d33229
-def _sgd_fused_update(self: SGD, p, g, state):
+def _sgd_fused_update(self: SGD, p, g, state, h):
     from accel_nb.optim.fused import sgd_step
-    sgd_step(p, g, state.get("momentum_buffer"), t=self.t, lr=self.lr, momentum=self.momentum, dampening=self.dampening,
-             weight_decay=self.weight_decay, nesterov=self.nesterov, maximize=self.maximize)
+    sgd_step(p, g, state.get("momentum_buffer"), t=self.t, lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
+             weight_decay=h["weight_decay"], nesterov=h["nesterov"], maximize=h["maximize"])
 
 SGD.fused_update = _sgd_fused_update
 
@@ -79,5 +80,9 @@ class ClipGradNorm(Callback):
     def __init__(self, max_norm: float):
         self.max_norm = check_number(max_norm, "max_norm", low=0, low_open=True)
     def on_before_step(self, trainer):
-        trainer.last_grad_norm = clip_grad_norm_(trainer.model.grads, self.max_norm)
+        trainer.last_grad_norm = norm = clip_grad_norm_(trainer.model.grads, self.max_norm)
+        # the norm read every entry: it is the verdict (a float64 sum of float32 squares cannot overflow)
+        if math.isfinite(norm): trainer.grads_finite = True
+        elif trainer.model.grads.dtype.itemsize < 8: trainer.grads_finite = False
+        else: trainer.grads_finite = None
     def __repr__(self): return f"ClipGradNorm({self.max_norm})"
