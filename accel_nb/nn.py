@@ -11,6 +11,7 @@ __all__ = ['INITS', 'ACTIVATIONS', 'Module', 'grad_bound', 'Linear', 'ReLU', 'Ta
 # %% ../nbs/02_nn.ipynb #4f83f7b6
 import json
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,8 +128,6 @@ class CrossEntropy:
     def __repr__(self): return "CrossEntropy()"
 
 # %% ../nbs/02_nn.ipynb #0f8bdf43
-from typing import NamedTuple
-
 class Segment(NamedTuple):
     "One named tensor of a model: elements `start:stop` of the flat buffers, reshaped to `shape`."
     name: str
