@@ -74,10 +74,10 @@ class Evaluate(Callback):
 # %% ../nbs/03_training.ipynb #23959f64
 class LRScheduler(Callback):
     """Set every parameter group's learning rate from `schedule` before each step (and its momentum, for schedules that
-    cycle it). `schedule(t)` maps the step count (from 0) to a rate. With one group, or groups that start at the same
-    rate, every group follows `schedule(t)`. Groups that start at different rates follow the schedule from their own
-    initial rate, as torch's schedulers do: `schedule.lr_at(t, base=initial_lr)` for the book's schedules, or
-    `schedule(t)` scaled by `initial_lr / initial_lr of group 0` for a plain function."""
+    cycle it). `schedule(t)` maps the step count (from 0) to a rate, and the first group follows it exactly. A group
+    that starts at k times the first group's rate follows the same schedule from k times its base, as torch's
+    schedulers do per group: `schedule.lr_at(t, base=k * schedule.base_lr)` for the book's schedules (so absolute
+    floors such as `eta_min` stay shared), `k * schedule(t)` for a plain function."""
     order = -10
     def __init__(self, schedule):
         if not callable(schedule): raise TypeError(f"schedule must be callable as schedule(step) -> lr, got {type(schedule).__name__}")
@@ -91,12 +91,13 @@ class LRScheduler(Callback):
         "Set each group's rate (and momentum) for step `t`."
         groups = opt.param_groups
         bases = [g.get("initial_lr", g["lr"]) for g in groups]
-        same = all(b == bases[0] for b in bases)
-        lr_at = getattr(self.schedule, "lr_at", None)
+        lr_at, own = getattr(self.schedule, "lr_at", None), getattr(self.schedule, "base_lr", None)
+        first = self.schedule(t)
         for g, base in zip(groups, bases):
-            if same: g["lr"] = self.schedule(t)
-            elif lr_at is not None: g["lr"] = lr_at(t, base=base)
-            else: g["lr"] = self.schedule(t) * (base / bases[0] if bases[0] else 0.0)
+            k = base / bases[0] if bases[0] else 0.0           # this group's rate relative to the first group's
+            if k == 1: g["lr"] = first
+            elif lr_at is not None and own is not None: g["lr"] = lr_at(t, base=k * own)
+            else: g["lr"] = k * first
         momentum = getattr(self.schedule, "momentum_at", None)
         m = momentum(t) if momentum is not None else None
         if m is not None:

@@ -8,7 +8,8 @@ Docs: https://accel-nb.github.io/accel_nb/optim.html.md"""
 __all__ = ['OPTIMIZER_SETUPS', 'comparison_setups', 'compare_optimizers', 'plot_optimizer_comparison', 'GD', 'OPTIMIZERS',
            'Hyper', 'NonFiniteGradientError', 'Optimizer', 'Option', 'ParamGroup', 'make_optimizer', 'ArmijoGD', 'SGD',
            'ClipGradNorm', 'clip_grad_norm_', 'Adagrad', 'Adam', 'AdamW', 'Lion', 'RMSprop', 'CosineAnnealingLR',
-           'ExponentialLR', 'LinearWarmup', 'OneCycleLR', 'StepLR']
+           'CosineAnnealingWarmRestarts', 'ExponentialLR', 'LinearLR', 'LinearWarmup', 'MultiStepLR', 'OneCycleLR',
+           'PolynomialLR', 'ReduceLROnPlateau', 'StepLR', 'as_schedule']
 
 # %% ../../nbs/19_optim.ipynb #02ee22e4
 from .base import (GD, OPTIMIZERS, Hyper, NonFiniteGradientError, Optimizer, Option, ParamGroup,
@@ -16,11 +17,13 @@ from .base import (GD, OPTIMIZERS, Hyper, NonFiniteGradientError, Optimizer, Opt
 from .gd import ArmijoGD
 from .sgd import SGD, ClipGradNorm, clip_grad_norm_
 from .adaptive import Adagrad, Adam, AdamW, Lion, RMSprop
-from .schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, OneCycleLR, StepLR
+from .schedules import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR, LinearWarmup,
+                                      MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau, StepLR, as_schedule)
 
 _all_ = ["GD", "OPTIMIZERS", "Hyper", "NonFiniteGradientError", "Optimizer", "Option", "ParamGroup", "make_optimizer",
          "ArmijoGD", "SGD", "ClipGradNorm", "clip_grad_norm_", "Adagrad", "Adam", "AdamW", "Lion", "RMSprop",
-         "CosineAnnealingLR", "ExponentialLR", "LinearWarmup", "OneCycleLR", "StepLR"]
+         "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR", "LinearLR", "LinearWarmup", "MultiStepLR",
+         "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "StepLR", "as_schedule"]
 
 # %% ../../nbs/19_optim.ipynb #0cd6b8a3
 import time
