@@ -59,7 +59,9 @@ def execute_one(nb_path, out_path, cell_timeout):
         first = next((l for l in src.splitlines() if l.strip() and not l.startswith("#|")), "")
         err = next((o for o in nb.cells[i].get("outputs", []) if o.get("output_type") == "error"), None) \
             if i is not None else None
-        what = f"{err['ename']}: {err['evalue']}" if err else f"{type(e).__name__}: {str(e).strip().splitlines()[-1]}"
+        if isinstance(e, CellTimeoutError): what = f"the cell ran past --cell-timeout {cell_timeout} s"
+        elif err: what = f"{err['ename']}: {err['evalue']}"
+        else: what = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[-1]}"
         failure = {"cell": i, "first_line": first[:100], "error": what[:500]}
     finally:
         nbformat.write(nb, out_path)
@@ -72,7 +74,8 @@ def run_one(nb, out_dir, timeout, cell_timeout):
     cmd = [sys.executable, __file__, "--child", str(nb), str(out_path), str(cell_timeout)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=nb.parent,
-                            start_new_session=True)  # own process group: a timeout kills the kernel too
+                            start_new_session=True)  # own process group, killed whole on a timeout; the kernel
+    # (which jupyter_client starts in a session of its own) exits when its parent dies (ipykernel's parent poller)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
