@@ -7,7 +7,7 @@ The kernel starts in nbs/ (Jupyter's working directory for a notebook); the exec
 temporary directory (or --out), never over the committed notebooks. Each notebook runs in its own child process with a
 wall-clock limit (--timeout, seconds per notebook), so a hang fails that notebook and the run goes on.
 
-Usage: python tools/run_all.py [--timeout 900] [--out DIR] [NOTEBOOK ...]   (default: every nbs/*.ipynb, in order)
+Usage: python tools/run_all.py [--timeout 900] [--out DIR] [--keep-going] [NOTEBOOK ...]   (default: every nbs/*.ipynb, in order)
 Prints one line per notebook ("ok" with its time, or FAILED with the cell index, its first source line and the
 error), then "N passed, N failed"; exits 1 if any notebook failed.
 """
@@ -40,13 +40,17 @@ def check_kernel():
                  "run this script from the environment to test (its ipykernel provides the kernel)")
 
 
-def execute_one(nb_path, out_path, cell_timeout):
-    "Child process: run one notebook in a fresh kernel; write the executed copy; report a failure as JSON on stdout."
+def _first_line(src):
+    return next((l for l in src.splitlines() if l.strip() and not l.startswith("#|")), "")[:100]
+
+
+def execute_one(nb_path, out_path, cell_timeout, keep_going=False):
+    "Child process: run one notebook in a fresh kernel; write the executed copy; report failures as JSON on stdout."
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     nb = nbformat.read(nb_path, as_version=4)
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=False,
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=keep_going,
                             resources={"metadata": {"path": str(Path(nb_path).parent)}})
     running = {"index": None}
     client.on_cell_execute = lambda cell, cell_index: running.update(index=cell_index)
@@ -55,23 +59,25 @@ def execute_one(nb_path, out_path, cell_timeout):
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         i = running["index"]
-        src = nb.cells[i].source if i is not None else ""
-        first = next((l for l in src.splitlines() if l.strip() and not l.startswith("#|")), "")
+        first = _first_line(nb.cells[i].source) if i is not None else ""
         err = next((o for o in nb.cells[i].get("outputs", []) if o.get("output_type") == "error"), None) \
             if i is not None else None
         if isinstance(e, CellTimeoutError): what = f"the cell ran past --cell-timeout {cell_timeout} s"
         elif err: what = f"{err['ename']}: {err['evalue']}"
         else: what = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[-1]}"
-        failure = {"cell": i, "first_line": first[:100], "error": what[:500]}
+        failure = [{"cell": i, "first_line": first, "error": what[:500]}]
     finally:
         nbformat.write(nb, out_path)
+    if keep_going and failure is None:  # every cell ran; collect the cells that raised
+        failure = [{"cell": i, "first_line": _first_line(c.source), "error": f"{o['ename']}: {o['evalue']}"[:500]}
+                   for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.get("output_type") == "error"] or None
     print(json.dumps(failure))
 
 
-def run_one(nb, out_dir, timeout, cell_timeout):
+def run_one(nb, out_dir, timeout, cell_timeout, keep_going=False):
     "Parent: run `execute_one` in a child with a wall-clock limit; return (ok, seconds, message)."
     out_path = Path(out_dir) / nb.name
-    cmd = [sys.executable, __file__, "--child", str(nb), str(out_path), str(cell_timeout)]
+    cmd = [sys.executable, __file__, "--child", str(nb), str(out_path), str(cell_timeout), str(int(keep_going))]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=nb.parent,
                             start_new_session=True)  # own process group, killed whole on a timeout; the kernel
@@ -89,17 +95,18 @@ def run_one(nb, out_dir, timeout, cell_timeout):
         return False, seconds, f"runner exited {proc.returncode}: {err.strip()[-800:]}"
     if failure is None and proc.returncode == 0: return True, seconds, ""
     if failure is None: return False, seconds, f"runner exited {proc.returncode}: {err.strip()[-800:]}"
-    return False, seconds, (f"cell [{failure['cell']}] `{failure['first_line']}`\n"
-                            f"      {failure['error']}")
+    return False, seconds, "\n    ".join(f"cell [{f['cell']}] `{f['first_line']}`\n      {f['error']}" for f in failure)
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        return execute_one(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return execute_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), bool(int(sys.argv[5])))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", help="notebooks to run (default: every nbs/*.ipynb, in order)")
     ap.add_argument("--timeout", type=int, default=900, help="wall-clock limit per notebook, seconds (default 900)")
     ap.add_argument("--cell-timeout", type=int, default=600, help="limit per cell, seconds (default 600)")
+    ap.add_argument("--keep-going", action="store_true",
+                    help="diagnosis: run every cell even after an error and list every failing cell (not Run All's behaviour)")
     ap.add_argument("--out", help="directory for the executed copies (default: a temporary directory, removed)")
     args = ap.parse_args()
     if args.timeout <= 0 or args.cell_timeout <= 0: ap.error("--timeout and --cell-timeout must be positive")
@@ -113,7 +120,7 @@ def main():
     print(f"Run All in a fresh kernel ({sys.executable}); executed copies in {out_dir}", flush=True)
     passed, failed, t_all = 0, [], time.perf_counter()
     for nb in nbs:
-        ok, seconds, msg = run_one(nb, out_dir, args.timeout, args.cell_timeout)
+        ok, seconds, msg = run_one(nb, out_dir, args.timeout, args.cell_timeout, args.keep_going)
         name = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb
         if ok: passed += 1; print(f"  ok      {name}  ({seconds:.0f} s)", flush=True)
         else: failed.append(name); print(f"  FAILED  {name}  ({seconds:.0f} s): {msg}", flush=True)
