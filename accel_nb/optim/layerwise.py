@@ -7,7 +7,7 @@ Docs: https://accel-nb.github.io/accel_nb/large_batch.html.md"""
 # %% auto #0
 __all__ = ['segment_sq_norms', 'trust_ratio', 'weight_to_grad_ratios', 'LARS', 'LAMB']
 
-# %% ../../nbs/15_large_batch.ipynb #4c711ed0
+# %% ../../nbs/15_large_batch.ipynb #9c87acc0
 import math
 
 import numpy as np
@@ -16,7 +16,7 @@ from ..backend import array_namespace, to_numpy
 from .adaptive import betas_pair
 from .base import Hyper, Optimizer, flag, nonnegative, positive
 
-# %% ../../nbs/15_large_batch.ipynb #2e8d7bf4
+# %% ../../nbs/15_large_batch.ipynb #808aafc4
 def segment_sq_norms(arrays) -> np.ndarray:
     r"""$\|a_i\|^2$ of every array in `arrays`, as float64 on the host: one read of each array (a dot product,
     accumulated in the arrays' dtype) and, for GPU arrays, one device-to-host transfer for the whole list."""
@@ -40,7 +40,7 @@ def weight_to_grad_ratios(model) -> dict:
     w, g = np.sqrt(sq[:len(segs)]), np.sqrt(sq[len(segs):])
     return {s.name: float(wn / gn) if gn > 0 else math.inf for s, wn, gn in zip(segs, w, g)}
 
-# %% ../../nbs/15_large_batch.ipynb #4df5f1f0
+# %% ../../nbs/15_large_batch.ipynb #35fb6ab7
 class LARS(Optimizer, name="lars"):
     r"""LARS (You, Gitman & Ginsburg 2017, Algorithm 1): momentum SGD whose step in each layer is scaled by the local
     rate $\eta\|w\| / (\|g\| + \beta\|w\|)$; `layer_adaptation=False` (e.g. for biases) takes the plain step."""
@@ -70,7 +70,7 @@ class LARS(Optimizer, name="lars"):
             v += (lr * float(lam)) * (g + wd * p if wd else g)     #      + gamma lambda (g + beta w)
             p -= v                                                 # w <- w - v
 
-# %% ../../nbs/15_large_batch.ipynb #9417e366
+# %% ../../nbs/15_large_batch.ipynb #74845149
 class LAMB(Optimizer, name="lamb"):
     r"""LAMB (You et al. 2019, Algorithm 2): Adam's bias-corrected ratio plus decoupled weight decay, scaled in each
     layer by $\|x\| / \|r + \lambda x\|$; `layer_adaptation=False` (e.g. for biases) takes the unscaled step."""
