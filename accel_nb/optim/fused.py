@@ -1,4 +1,4 @@
-"""Why an Adam step is memory bound (28 bytes per parameter), and the road from a numpy one-liner to a fused compiled kernel at the machine's bandwidth: temporaries, in-place ufuncs, cache-sized chunks, numba, and the same kernel in CUDA for CuPy.
+"""Why an Adam step is memory bound (28 bytes per parameter), and the road from a numpy one-liner to a fused compiled kernel measured against the machine's bandwidth: temporaries, in-place ufuncs, cache-sized chunks, numba, and the same kernel in CUDA for CuPy.
 
 Docs: https://accel-nb.github.io/accel_nb/fusion.html.md"""
 
