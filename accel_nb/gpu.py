@@ -354,8 +354,9 @@ class StandInDevice:
         return a.get() if isinstance(a, StandInArray) else np.asarray(a)
     def ElementwiseKernel(self, in_params, out_params, operation, name="kernel", options=(), **kwargs):
         "A CuPy ElementwiseKernel run on the CPU (`CPUElementwiseKernel`), on this device's arrays."
-        from accel_nb.optim.fused import CPUElementwiseKernel
-        k = CPUElementwiseKernel(in_params, out_params, operation, name=name, options=options)
+        from accel_nb.optim.fused import CPUElementwiseKernel, _x86_flags
+        k = CPUElementwiseKernel(in_params, out_params, operation, name=name, options=options,
+                                 ftz=bool(_x86_flags()))     # CuPy's flush-to-zero, where this CPU can emulate it (x86)
         def launch(*args): return self._result(k(*(self._operand(a) for a in args)), {})
         return launch
     def __getattr__(self, name):              # everything else: numpy's function of that name, on device arrays

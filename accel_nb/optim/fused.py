@@ -7,8 +7,8 @@ Docs: https://accel-nb.github.io/accel_nb/fusion.html.md"""
 # %% auto #0
 __all__ = ['FUSED_DTYPES', 'ADAM_SCALARS', 'SGD_SCALARS', 'KERNEL_OPTIONS', 'cpu_kernels', 'check_fusable', 'all_finite',
            'adam_step', 'sgd_step', 'adam_cuda_source', 'sgd_cuda_source', 'cuda_kernels', 'gpu_adam_kernel',
-           'gpu_sgd_kernel', 'CPUElementwiseKernel', 'adam_numpy_naive', 'adam_numpy_chunked', 'bench_adam',
-           'bench_sgd']
+           'gpu_sgd_kernel', 'cpu_emulation_status', 'CPUElementwiseKernel', 'adam_numpy_naive', 'adam_numpy_chunked',
+           'bench_adam', 'bench_sgd']
 
 # %% ../../nbs/14_fusion.ipynb #86418754
 import functools
@@ -239,6 +239,15 @@ def _x86_flags() -> set:
             return next((set(l.split(":", 1)[1].split()) for l in f if l.startswith("flags")), {"sse2"})
     except OSError:
         return {"sse2"}
+
+def cpu_emulation_status() -> tuple:
+    "Whether `CPUElementwiseKernel` can emulate the GPU build here: `(True, '')`, or `(False, why not)`."
+    import shutil
+    if not (shutil.which("cc") or shutil.which("gcc")): return False, "no C compiler (cc or gcc) on this machine"
+    flags = _x86_flags()
+    if not flags: return False, "emulating flush-to-zero (MXCSR) needs an x86-64 CPU"
+    if "fma" not in flags: return False, "emulating fused multiply-adds needs a CPU with FMA"
+    return True, ""
 
 class CPUElementwiseKernel:
     """A CuPy `ElementwiseKernel` built for the CPU: the same C body compiled by the system C compiler (`cc`), called
