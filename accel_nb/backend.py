@@ -25,23 +25,41 @@ DEVICES = ("cpu", "gpu", "auto")
 "The accepted values of `device`; `cuda` is accepted as an alias of `gpu`."
 
 # %% ../nbs/00_backend.ipynb #6628da82
+def _one_line(e: Exception) -> str:
+    "An exception as one short line: its type and the first line of its message."
+    msg = (str(e).strip().splitlines() or [""])[0]
+    return f"{type(e).__name__}: {msg[:160]}"
+
 @functools.cache
 def gpu_status() -> tuple[bool, str]:
-    "Probe once for a usable CUDA device through CuPy: `(available, human-readable reason)`."
+    """Probe once for a usable CUDA device through CuPy: `(available, one line saying why or why not)`. Usable means a
+    trivial kernel compiles (NVRTC) and runs and a small matrix product (cuBLAS) returns the right numbers."""
     try:
         import cupy
     except ImportError:
         return False, "CuPy is not installed (pip install 'accel_nb[gpu]')"
     except Exception as e:  # a broken CUDA install can fail at import time
-        return False, f"CuPy failed to import ({type(e).__name__}: {e})"
+        return False, f"CuPy failed to import ({_one_line(e)})"
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError without a driver or device
-        return False, f"CuPy found no usable CUDA device ({type(e).__name__}: {e})"
+        return False, f"CuPy found no usable CUDA device ({_one_line(e)})"
     if n < 1: return False, "CuPy reports 0 CUDA devices"
-    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
-    name = name.decode() if isinstance(name, bytes) else name
-    return True, f"{n} CUDA device(s), device 0: {name}"
+    try:
+        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        name = name.decode() if isinstance(name, bytes) else name
+    except Exception as e:
+        return False, f"CuPy cannot query CUDA device 0 ({_one_line(e)})"
+    try:
+        twice_plus_one = cupy.ElementwiseKernel("T x", "T y", "y = x * 2 + 1", "accel_nb_probe")
+        x = cupy.arange(4, dtype=cupy.float32)
+        ok = twice_plus_one(x).get().tolist() == [1.0, 3.0, 5.0, 7.0]
+        ok = ok and (cupy.ones((4, 4), cupy.float32) @ x).get().tolist() == [6.0] * 4
+    except Exception as e:
+        return False, (f"CUDA device 0 ({name}) is there, but a test kernel failed to compile or run ({_one_line(e)}); "
+                       "the gpu extra installs NVRTC and cuBLAS: pip install 'accel_nb[gpu]'")
+    if not ok: return False, f"CUDA device 0 ({name}) computed a test kernel wrongly"
+    return True, f"{n} CUDA device(s), device 0: {name} (a test kernel compiled and ran)"
 
 def gpu_available() -> bool:
     "True when a CUDA GPU can be used through CuPy (probed once, at first call)."
@@ -74,11 +92,14 @@ def get_xp(device: str | None = None):
     return cupy
 
 def array_namespace(*arrays):
-    "The namespace (`numpy` or `cupy`) that `arrays` live in; numpy for plain Python values."
+    """The namespace (`numpy` or `cupy`) that `arrays` live in; numpy for plain Python values. Another array type that
+    names its namespace (`__array_namespace__`), such as the GPU chapter's stand-in device, gets that namespace."""
     for a in arrays:
         if type(a).__module__.split(".")[0] == "cupy":
             import cupy  # already imported by whoever made `a`
             return cupy
+        if not isinstance(a, (np.ndarray, np.generic)) and hasattr(type(a), "__array_namespace__"):
+            return a.__array_namespace__()
     return np
 
 def device_of(x) -> str:

@@ -386,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
                    help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
     b.add_argument("--out", type=Path, default=None, help="also write results.md (and plots) to this directory")
+    from accel_nb.gpu import add_selftest_parser
+    add_selftest_parser(sub)              # accel-nb selftest --device gpu (chapter 21)
     return p
 
 # %% ../nbs/90_cli.ipynb #53804cb4
@@ -439,6 +441,9 @@ def main(argv=None) -> int:
     if args.command is None:
         build_parser().print_help(); return 2
     if args.command == "train": return _train(args, raw)
+    if args.command == "selftest":
+        from accel_nb.gpu import run_selftest
+        return run_selftest(args)
     import matplotlib
     matplotlib.use("Agg")     # files only: works without a display
     try:
