@@ -9,7 +9,7 @@ __all__ = ['ROUNDING', 'int_range', 'check_bits', 'storage_dtype', 'QParams', 'q
            'dequantize', 'fake_quantize', 'sqnr_db', 'Observer', 'MinMaxObserver', 'MovingAverageMinMaxObserver',
            'PercentileObserver', 'MSEObserver', 'pack', 'unpack']
 
-# %% ../../nbs/40_quant.ipynb #68d389ab
+# %% ../../nbs/40_quant.ipynb #f86cb190
 import math
 from dataclasses import dataclass, field
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import array_namespace, check_array, check_number, default_rng
 
-# %% ../../nbs/40_quant.ipynb #ba6c128f
+# %% ../../nbs/40_quant.ipynb #4cacff85
 ROUNDING = ("nearest", "floor", "stochastic")
 
 def int_range(bits: int, signed: bool = True) -> tuple:
@@ -77,7 +77,7 @@ class QParams:
         "Bytes of the parameters themselves (float32 scales, int32 zero points)."
         return 4 * self.scale.size + (0 if not np.any(self.zero_point) else 4 * self.zero_point.size)
 
-# %% ../../nbs/40_quant.ipynb #2127df79
+# %% ../../nbs/40_quant.ipynb #f5a5f9c0
 _EPS = float(np.finfo(np.float32).eps)
 
 def _check_axis(axis, ndim: int):
@@ -112,7 +112,7 @@ def calc_qparams(x, bits: int = 8, signed: bool = True, symmetric: bool = False,
         if xp is not np: lo, hi = lo.get(), hi.get()
     return qparams_from_range(lo, hi, bits, signed, symmetric, axis)
 
-# %% ../../nbs/40_quant.ipynb #c7ed6e77
+# %% ../../nbs/40_quant.ipynb #b225f7bd
 def _check_float(x, name="x"):
     check_array(x, name, kind=None, finite=False, nonempty=False)
     if x.dtype.kind != "f": raise TypeError(f"{name} must be a floating-point array, got {x.dtype}")
@@ -171,13 +171,13 @@ def fake_quantize(x, qp: QParams, rounding: str = "nearest", rng=None):
     "`dequantize(quantize(x))`: what a quantized model sees, in floating point."
     return dequantize(quantize(x, qp, rounding, rng), qp, dtype=x.dtype)
 
-# %% ../../nbs/40_quant.ipynb #295aa97c
+# %% ../../nbs/40_quant.ipynb #ce1603a9
 def sqnr_db(x, x_hat) -> float:
     "Signal-to-quantization-noise ratio in dB: 10 log10(mean x^2 / mean (x - x_hat)^2)."
     x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
     return float(10 * np.log10(np.mean(x * x) / np.mean((x - x_hat) ** 2)))
 
-# %% ../../nbs/40_quant.ipynb #38f6b6ff
+# %% ../../nbs/40_quant.ipynb #cffa9cdf
 class Observer:
     "Collects statistics of the tensors passed to `update` and turns them into `QParams` (`qparams(bits, ...)`)."
     def update(self, x): raise NotImplementedError
@@ -253,7 +253,7 @@ class MSEObserver(Observer):
                 self._clip = float(clips[int(np.argmin(errs))])
         return -self._clip, self._clip
 
-# %% ../../nbs/40_quant.ipynb #96a9e95d
+# %% ../../nbs/40_quant.ipynb #0b2eab5b
 def pack(q, bits: int, signed: bool | None = None):
     """Pack integers of `bits` bits into bytes: two per byte for bits <= 4 (low nibble first), else unchanged.
     Values outside the `bits`-bit range (signed, or unsigned; by default as `q`'s dtype says) are refused, not wrapped."""

@@ -10,7 +10,7 @@ __all__ = ['F32_EXACT', 'K_EXACT', 'REQUANT_ROUNDING', 'int_absmax', 'exact_bloc
            'fake_quant_ste', 'QATLinear', 'QATActivation', 'qat_model', 'convert_qat', 'calibrate_logits',
            'set_training', 'quantization_results']
 
-# %% ../../nbs/41_quant_int.ipynb #c66bfa7f
+# %% ../../nbs/41_quant_int.ipynb #f26bb531
 import math
 from dataclasses import dataclass, field
 
@@ -20,7 +20,7 @@ from ..backend import array_namespace, check_array, check_number
 from .core import (QParams, MinMaxObserver, MovingAverageMinMaxObserver, calc_qparams, check_bits,
                                  dequantize, fake_quantize, int_range, pack, quantize, storage_dtype, unpack)
 
-# %% ../../nbs/41_quant_int.ipynb #34be8f69
+# %% ../../nbs/41_quant_int.ipynb #d20390a9
 F32_EXACT = 2 ** 24
 "Every integer of magnitude up to 2^24 is a float32; beyond it, odd integers are not."
 K_EXACT = 1024
@@ -65,7 +65,7 @@ def int8_matmul(a, b_f32, chunk: int | None = None, b_max: int | None = None):
         out += (a_f[:, k:k + chunk] @ b_f32[k:k + chunk]).astype(np.int32)
     return out
 
-# %% ../../nbs/41_quant_int.ipynb #a11e2913
+# %% ../../nbs/41_quant_int.ipynb #7a58883e
 def quantize_multiplier(m):
     "Integer multipliers M0 in [2^30, 2^31) and right shifts r with M0 * 2^-r == m (to 31 bits), for positive `m`."
     m = np.asarray(m, dtype=np.float64)
@@ -93,7 +93,7 @@ def requantize(acc, m0, shift, zero_point: int, lo: int, hi: int, out_dtype=np.i
     prod += zero_point
     return xp.clip(prod, lo, hi, out=prod).astype(out_dtype)
 
-# %% ../../nbs/41_quant_int.ipynb #fda45d58
+# %% ../../nbs/41_quant_int.ipynb #42f8ecef
 @dataclass
 class QuantizedLinear:
     """One integer linear layer: packed weights, int32 bias, input/output quantization, fixed-point requantization.
@@ -177,7 +177,7 @@ class QuantizedLinear:
     def nbytes(self) -> dict:
         return {"weights": int(self.weight.nbytes), "other": int(self.bias.nbytes + self.weight_qp.nbytes + 8)}
 
-# %% ../../nbs/41_quant_int.ipynb #f75e603f
+# %% ../../nbs/41_quant_int.ipynb #63371033
 def _same_qp(a: QParams, b: QParams) -> bool:
     return (a.bits, a.signed, a.axis) == (b.bits, b.signed, b.axis) and np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
 
@@ -223,7 +223,7 @@ def float_nbytes(model) -> dict:
     w = sum(v.nbytes for k, v in model.named_params().items() if k.endswith(".W"))
     return {"weights": int(w), "total": int(model.params.nbytes)}
 
-# %% ../../nbs/41_quant_int.ipynb #b288c968
+# %% ../../nbs/41_quant_int.ipynb #4d09af4b
 def quantize_mlp(model, calib_X, weight_bits: int = 8, per_channel: bool = True, act_bits: int = 8,
                  observer=MinMaxObserver, batch_size: int = 256, act_signed: bool = True) -> QuantizedMLP:
     """Post-training quantization of a Sequential of Linear/ReLU layers: activations (input, hidden; logits at 8 bits)
@@ -274,10 +274,10 @@ def build_quantized(layers, act: list, weight_bits: int, per_channel: bool = Tru
                                        name=f"layers[{i}] (Linear {W.shape[0]}x{W.shape[1]})"))
     return QuantizedMLP(qlayers, act[0])
 
-# %% ../../nbs/41_quant_int.ipynb #fa0d44b9
+# %% ../../nbs/41_quant_int.ipynb #9d4061b0
 from ..nn import Linear, Module
 
-# %% ../../nbs/41_quant_int.ipynb #03b802c8
+# %% ../../nbs/41_quant_int.ipynb #56098ff9
 def fake_quant_ste(x, qp: QParams):
     "(fake-quantized x, STE mask): the mask is 1 where x lies inside the quantization range, 0 where it was clipped."
     s, z = qp.broadcast(x.ndim)
@@ -354,7 +354,7 @@ def set_training(model, training: bool):
         if isinstance(l, QATActivation): l.training = training
     return model
 
-# %% ../../nbs/41_quant_int.ipynb #361c4392
+# %% ../../nbs/41_quant_int.ipynb #bd5f1d28
 def quantization_results(seeds=(0, 1, 2), hidden: int = 128, epochs: int = 30, qat_epochs: int = 10, progress: bool = False) -> dict:
     "Train float MLPs on digits (one per seed), quantize them (PTQ int8/int4, QAT int4); returns per-seed results and means."
     from accel_nb.data import load_digits
