@@ -318,6 +318,8 @@ def bench_quant(n: int = 10_000_000, K: int = 4096, N: int = 4096, M: int = 64, 
     fns = {"quantize float32 -> int8": lambda: quantize(x, qp), "dequantize int8 -> float32": lambda: dequantize(q, qp), f32: lambda: Xd @ Wd + bd}
     exact = {}
     if xp is np:
+        print(f"{isa_line()}\nint8 layer: uint8 activations, weights at {wb} bits "
+              f"({'VNNI: no saturation' if wb == 8 else 'reduce_range: no VNNI, so vpmaddubsw pair sums must fit int16'})")
         name = f"int8 linear, u8 x s{wb} weights (numpy, float32 BLAS in exact blocks, requantized)"
         fns[name] = lambda: layer.forward_int(qx)
         ref_acc = layer.accumulate(qx, exact_reference=True)
@@ -332,8 +334,7 @@ def bench_quant(n: int = 10_000_000, K: int = 4096, N: int = 4096, M: int = 64, 
             fns[oname] = lambda: s_q.run(["q_logits"], {"x": X})
             q_ort, acc_ort = s_check.run(["q_logits", "acc0"], {"x": X})
             exact[oname] = bool(np.array_equal(acc_ort, ref_acc) and np.array_equal(q_ort, layer.forward_int(qx, exact_reference=True)))
-            print(f"{isa_line()}\nthreads: numpy BLAS {blas_threads()}, ONNX Runtime intra-op {s_q.get_session_options().intra_op_num_threads}"
-                  f"; weights at {wb} bits ({'VNNI: no saturation' if wb == 8 else 'reduce_range: no VNNI, vpmaddubsw pair sums must fit int16'})")
+            print(f"threads: numpy BLAS {blas_threads()}, ONNX Runtime intra-op {s_q.get_session_options().intra_op_num_threads}")
     else:
         qxd, wf = xp.asarray(qx), xp.asarray(layer._w_f32)
         name = f"int8 linear {K}x{N}, batch {M} (int32 accumulators)"
