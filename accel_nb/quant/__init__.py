@@ -6,14 +6,14 @@ Docs: https://accel-nb.github.io/accel_nb/quant_deploy.html.md"""
 
 # %% auto #0
 __all__ = ['ISA_FLAGS', 'INT16_MAX', 'ONNX_FORMS', 'OPSET', 'cpu_features', 'isa_line', 'blas_threads', 'exact_weight_bits',
-           'saturation_free', 'avx2_u8s8_matmul', 'onnx_model', 'export_onnx', 'onnx_session', 'bench_inference',
-           'bench_quant', 'ROUNDING', 'int_range', 'check_bits', 'storage_dtype', 'QParams', 'qparams_from_range',
-           'calc_qparams', 'quantize', 'dequantize', 'fake_quantize', 'sqnr_db', 'Observer', 'MinMaxObserver',
-           'MovingAverageMinMaxObserver', 'PercentileObserver', 'MSEObserver', 'pack', 'unpack', 'F32_EXACT', 'K_EXACT',
-           'int_absmax', 'exact_block', 'int8_matmul', 'quantize_multiplier', 'REQUANT_ROUNDING', 'requantize',
-           'QuantizedLinear', 'QuantizedMLP', 'float_nbytes', 'quantize_mlp', 'build_quantized', 'fake_quant_ste',
-           'QATLinear', 'QATActivation', 'qat_model', 'convert_qat', 'calibrate_logits', 'set_training',
-           'quantization_results']
+           'saturation_free', 'avx2_u8s8_matmul', 'resolve_form', 'onnx_model', 'export_onnx', 'onnx_session',
+           'bench_inference', 'bench_quant', 'ROUNDING', 'int_range', 'check_bits', 'storage_dtype', 'QParams',
+           'qparams_from_range', 'calc_qparams', 'quantize', 'dequantize', 'fake_quantize', 'sqnr_db', 'Observer',
+           'MinMaxObserver', 'MovingAverageMinMaxObserver', 'PercentileObserver', 'MSEObserver', 'pack', 'unpack',
+           'F32_EXACT', 'K_EXACT', 'int_absmax', 'exact_block', 'int8_matmul', 'quantize_multiplier',
+           'REQUANT_ROUNDING', 'requantize', 'QuantizedLinear', 'QuantizedMLP', 'float_nbytes', 'quantize_mlp',
+           'build_quantized', 'fake_quant_ste', 'QATLinear', 'QATActivation', 'qat_model', 'convert_qat',
+           'calibrate_logits', 'set_training', 'quantization_results']
 
 # %% ../../nbs/42_quant_deploy.ipynb #7cccdd5a
 import numpy as np
@@ -91,8 +91,10 @@ def avx2_u8s8_matmul(a, w):
     return out
 
 # %% ../../nbs/42_quant_deploy.ipynb #ee7b02e5
-ONNX_FORMS = ("integer", "qdq", "float")
-"`integer`: MatMulInteger and the book's fixed-point requantization in int64 ops (bit-exact); `qdq`: QuantizeLinear/DequantizeLinear around float ops, for the runtime to fuse; `float`: a float32 model."
+ONNX_FORMS = ("auto", "integer", "qdq", "float")
+"""`integer`: MatMulInteger and the book's fixed-point requantization in int64 ops (bit-exact by construction); `qdq`:
+QuantizeLinear/DequantizeLinear around float ops, which ONNX Runtime fuses (fastest, measured in chapter 42); `float`: a
+float32 model; `auto`: `qdq` for a quantized model whose activations are all 8-bit, else `integer`; `float` for a float model."""
 OPSET = 21
 
 def _act_u8(qp: QParams) -> tuple:
@@ -203,13 +205,22 @@ def _graph_qdq(model, oh, nh):
         nodes.append(oh.make_node("QuantizeLinear", [y, f"so{k}", f"zo{k}"], [f"a{k + 1}"])); a = f"a{k + 1}"
     return _finish_quantized(model, nodes, inits, [], a, oh, nh)
 
-def onnx_model(model, form: str = "integer", accumulators: bool = False):
+def resolve_form(model, form: str = "auto") -> str:
+    "The ONNX form `export_onnx` writes for `model` (see `ONNX_FORMS`)."
+    if form not in ONNX_FORMS: raise ValueError(f"form must be one of {ONNX_FORMS}, got {form!r}")
+    if form != "auto": return form
+    if isinstance(model, QuantizedLinear): model = QuantizedMLP([model], model.in_qp)
+    if not isinstance(model, QuantizedMLP): return "float"
+    return "qdq" if all(l.in_qp.bits == 8 and l.out_qp.bits == 8 for l in model.layers) else "integer"
+
+def onnx_model(model, form: str = "auto", accumulators: bool = False):
     """The checked `onnx.ModelProto` of `model`: a `QuantizedMLP` (forms 'integer' or 'qdq') or a float Sequential of
-    Linear/ReLU layers (form 'float'). Input `x` (float32, batch x features); outputs `q_logits` and `logits` (or `logits`
+    Linear/ReLU layers (form 'float'); `form='auto'` picks as `resolve_form` says. Input `x` (float32, batch x features); outputs `q_logits` and `logits` (or `logits`
     only, for 'float'); `accumulators=True` adds each layer's int32 accumulators `acc0, acc1, ...` ('integer' form)."""
     import onnx
     from onnx import helper as oh, numpy_helper as nh, TensorProto
-    if form not in ONNX_FORMS: raise ValueError(f"form must be one of {ONNX_FORMS}, got {form!r}")
+    form = resolve_form(model, form)
+    if accumulators and form != "integer": raise ValueError(f"accumulators=True needs form='integer' (got {form!r}): fused forms keep them inside")
     if isinstance(model, QuantizedLinear): model = QuantizedMLP([model], model.in_qp)
     if form == "float":
         if isinstance(model, QuantizedMLP): raise ValueError("export_onnx: form='float' needs the float model; a QuantizedMLP exports as 'integer' or 'qdq'")
@@ -229,7 +240,7 @@ def onnx_model(model, form: str = "integer", accumulators: bool = False):
     onnx.checker.check_model(m, full_check=True)
     return m
 
-def export_onnx(model, path, form: str = "integer", accumulators: bool = False):
+def export_onnx(model, path, form: str = "auto", accumulators: bool = False):
     """Write `model` (see `onnx_model`) to the ONNX file `path`, checked by `onnx.checker`, atomically: a temporary file
     in the same directory, then `os.replace`. On any error no file is left behind (and an existing `path` is untouched)."""
     import os, onnx
@@ -265,14 +276,14 @@ def _linear_pair(K: int, N: int, M: int, weight_bits: int = 8, seed: int = 0):
     return f, quantize_mlp(f, X, weight_bits=weight_bits, act_signed=False), X
 
 # %% ../../nbs/42_quant_deploy.ipynb #24ec4db2
-def bench_inference(fmodel, qmodel, X, batches=(1, 64, 1024), repeat: int = 5, label: str = "") -> list:
+def bench_inference(fmodel, qmodel, X, batches=(1, 64, 1024), repeat: int = 5, label: str = "", form: str = "auto") -> list:
     """Per batch size: the float model in numpy and in ONNX Runtime (float32), the integer model in numpy (float32 BLAS
-    in exact blocks) and in ONNX Runtime ('integer' form), interleaved, same thread count; ratios to numpy float32 and
+    in exact blocks) and in ONNX Runtime (`form`, default as `resolve_form` picks), interleaved, same thread count; ratios to numpy float32 and
     whether ONNX Runtime's integer logits equal numpy's bit for bit. `X`: float32 inputs, at least max(batches) rows."""
     from accel_nb.backend import compare
     check_array(X, "X", ndim=2)
     if len(X) < max(batches): raise ValueError(f"X has {len(X)} rows; the largest batch is {max(batches)}")
-    s_f, s_q = onnx_session(onnx_model(fmodel, "float")), onnx_session(onnx_model(qmodel, "integer"))
+    s_f, s_q = onnx_session(onnx_model(fmodel, "float")), onnx_session(onnx_model(qmodel, form))
     rows = []
     for M in batches:
         xb = np.ascontiguousarray(X[:M], np.float32)
@@ -280,7 +291,7 @@ def bench_inference(fmodel, qmodel, X, batches=(1, 64, 1024), repeat: int = 5, l
                "ORT float32": lambda: s_f.run(None, {"x": xb}), "ORT int8": lambda: s_q.run(["q_logits"], {"x": xb})}
         t = {k: v.median for k, v in compare(fns, repeat=repeat).items()}
         same = bool(np.array_equal(s_q.run(["q_logits"], {"x": xb})[0], qmodel.forward_int(qmodel.quantize_input(xb))))
-        rows.append({"model": label, "batch": M, **{f"{k} ms": v * 1e3 for k, v in t.items()},
+        rows.append({"model": label, "ORT form": resolve_form(qmodel, form), "batch": M, **{f"{k} ms": v * 1e3 for k, v in t.items()},
                      "ORT int8 speed-up": t["numpy float32"] / t["ORT int8"], "ORT float32 speed-up": t["numpy float32"] / t["ORT float32"],
                      "numpy integer speed-up": t["numpy float32"] / t["numpy integer"], "bit-exact": same})
     return rows
@@ -327,13 +338,17 @@ def bench_quant(n: int = 10_000_000, K: int = 4096, N: int = 4096, M: int = 64, 
         if requires("onnxruntime", "onnx"):
             from accel_nb.nn import Linear, Sequential
             fm = Sequential(Linear(K, N), dtype=np.float32); fm.layers[0].params["W"][...] = W
-            s_f, s_q = onnx_session(onnx_model(fm, "float")), onnx_session(onnx_model(layer, "integer"))
+            s_f, s_q, s_d = (onnx_session(onnx_model(m, f)) for m, f in ((fm, "float"), (layer, "integer"), (layer, "qdq")))
             s_check = onnx_session(onnx_model(layer, "integer", accumulators=True))
             fns[f"float32 linear {K}x{N}, batch {M} (ONNX Runtime)"] = lambda: s_f.run(None, {"x": X})
-            oname = f"int8 linear, u8 x s{wb} weights (ONNX Runtime MatMulInteger, requantized)"
+            oname = f"int8 linear, u8 x s{wb} weights (ONNX Runtime, integer form: MatMulInteger, int64 requantization)"
+            dname = f"int8 linear, u8 x s{wb} weights (ONNX Runtime, QDQ form: fused, float requantization)"
             fns[oname] = lambda: s_q.run(["q_logits"], {"x": X})
+            fns[dname] = lambda: s_d.run(["q_logits"], {"x": X})
             q_ort, acc_ort = s_check.run(["q_logits", "acc0"], {"x": X})
-            exact[oname] = bool(np.array_equal(acc_ort, ref_acc) and np.array_equal(q_ort, layer.forward_int(qx, exact_reference=True)))
+            q_book = layer.forward_int(qx, exact_reference=True)
+            exact[oname] = bool(np.array_equal(acc_ort, ref_acc) and np.array_equal(q_ort, q_book))
+            exact[dname] = bool(np.array_equal(s_d.run(["q_logits"], {"x": X})[0], q_book))
             print(f"threads: numpy BLAS {blas_threads()}, ONNX Runtime intra-op {s_q.get_session_options().intra_op_num_threads}")
     else:
         qxd, wf = xp.asarray(qx), xp.asarray(layer._w_f32)
