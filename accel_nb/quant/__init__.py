@@ -226,7 +226,10 @@ def onnx_model(model, form: str = "auto", accumulators: bool = False):
         if isinstance(model, QuantizedMLP): raise ValueError("export_onnx: form='float' needs the float model; a QuantizedMLP exports as 'integer' or 'qdq'")
         nodes, inits, K0, N, outs = _graph_float(model, oh, nh)
     else:
-        if not isinstance(model, QuantizedMLP):
+        if isinstance(model, QuantizedMLP):                             # re-check the layers and their chain: a model
+            for l in model.layers: l._validate()                        # edited after it was built is refused here
+            model = QuantizedMLP(model.layers, model.in_qp)
+        else:
             _float_layers(model)                                        # names an unsupported layer first
             raise ValueError(f"export_onnx: form={form!r} needs a quantized model (quantize_mlp, convert_qat), got the float "
                              f"{type(model).__name__}: quantize it first, or export it with form='float'")
