@@ -256,7 +256,7 @@ def run_train(args, comm) -> dict:
     tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=comm)
     if args.resume:
         try: tr.load_checkpoint(args.resume)
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except Exception as e:          # whatever the loader raises: the file is the problem
             raise OptionError(f"--resume {args.resume}: cannot load it ({type(e).__name__}: {e})") from e
     t0 = time.perf_counter()
     tr.fit(args.epochs)

@@ -23,7 +23,8 @@ import time
 import traceback
 import weakref
 from multiprocessing import shared_memory
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
+from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 
@@ -317,7 +318,7 @@ def _die_with_parent(parent_pid: int, lifeline, pdeathsig: bool):
 
 def _reply_bytes(fn, result) -> bytes:
     "The pickled reply for `result`; an unpicklable result (a generator, a lock, an open file) becomes a clear error."
-    try: return pickle.dumps(("ok", result))
+    try: return ForkingPickler.dumps(("ok", result))
     except Exception as e:
         kind = "a generator" if inspect.isgenerator(result) else f"a {type(result).__name__}"
         hint = " (consume it in the worker: return list(...))" if inspect.isgenerator(result) else ""
@@ -417,9 +418,13 @@ class ProcessGroup:
         what = (f"ProcessGroup({self.size})'s scratch area ({self.size + 1} x {_mib(scratch_bytes)}: a slot per worker and "
                 f"the result, scratch_bytes={scratch_bytes})")
         _check_space((self.size + 1) * scratch_bytes, what)
-        ctl = self._ctl = self._own(SharedArray.create((self.size + 1, _NF), np.int64, what="the control block"))
-        slots = self._own(SharedArray.create((self.size, scratch_bytes), np.uint8, what=what))
-        result = self._own(SharedArray.create((scratch_bytes,), np.uint8, what=what))
+        try:
+            ctl = self._ctl = self._own(SharedArray.create((self.size + 1, _NF), np.int64, what="the control block"))
+            slots = self._own(SharedArray.create((self.size, scratch_bytes), np.uint8, what=what))
+            result = self._own(SharedArray.create((scratch_bytes,), np.uint8, what=what))
+        except BaseException:                  # e.g. ShmSpaceError: what was already created goes again
+            for seg in self._shared: seg.release()
+            raise
         bell_pipes = [ctx.Pipe(duplex=False) for _ in range(self.size)]          # (read end, write end) per rank
         self._bells = [w for _, w in bell_pipes]
         life_r, self._lifeline = ctx.Pipe(duplex=False)
@@ -511,7 +516,7 @@ def _run(self: ProcessGroup, fn, *args, timeout: float | None = None, **kwargs) 
         raise TypeError(f"fn {name} is a generator or coroutine function: calling it in a worker would return an "
                         "unstarted generator, not run its body; return a list instead")
     self._runs += 1
-    try: raw = pickle.dumps((self._runs, fn, args, kwargs))
+    try: raw = ForkingPickler.dumps((self._runs, fn, args, kwargs))   # once, whatever the number of workers
     except Exception as e:
         raise TypeError(f"cannot send {name} to the workers ({type(e).__name__}: {e}); "
                         "functions and arguments must be picklable, i.e. defined at module level") from None
