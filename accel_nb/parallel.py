@@ -150,8 +150,8 @@ class CollectiveError(RuntimeError):
 # The control block: an int64 array of shape (size + 1, _NF) in shared memory. Row r belongs to rank r, which alone
 # writes it; the last row belongs to the parent. No lock anywhere, so a process killed at any instant cannot leave
 # one held.
-_ARRIVE, _RUN, _STATE, _SLEEP = 0, 1, 2, 3   # barrier arrival (run << 32 | generation), run id, state, 1 if asleep
-_HEADER = 4                            # two headers (by call parity) of _HF words: call, op, count, dtype, root
+_ARRIVE, _RUN, _STATE = 0, 1, 2        # barrier arrival (run << 32 | generation), run id, _RUNNING or _DONE
+_HEADER = 3                            # two headers (by call parity) of _HF words: call, op, count, dtype, root
 _HF = 5
 _NF = _HEADER + 2 * _HF
 _ABORT = 0                             # parent's row: runs with id <= this value are cancelled
@@ -171,6 +171,8 @@ def _describe_header(h) -> str:
     if op == 3: what += f" from root {root}"
     return f"{what} (collective #{call})"
 
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
+
 def _ring(fd: int):
     "Wake the rank that reads pipe `fd`: one byte; a full pipe already means a pending wake-up, a closed one a dead rank."
     try: os.write(fd, b"\0")
@@ -187,7 +189,7 @@ class ShmComm:
         self._bell_fds = [c.fileno() for c in bells[1]]
         for fd in [bells[0].fileno(), *self._bell_fds]: os.set_blocking(fd, False)
         self._poll = select.poll(); self._poll.register(bells[0].fileno(), select.POLLIN)
-        self._arrive, self._sleeping = self._ctl[:size, _ARRIVE], self._ctl[:size, _SLEEP]
+        self._arrive = self._ctl[:size, _ARRIVE]
         self._run = self._gen = self._calls = 0
 
     def _begin(self, run: int):
@@ -199,11 +201,11 @@ class ShmComm:
     def _end(self):
         "This rank has returned from the run's function: a peer still waiting in a collective can stop waiting."
         self._ctl[self.rank, _STATE] = _DONE
-        self._ring_sleepers()
+        self._ring_peers()
 
-    def _ring_sleepers(self):
-        for r in np.flatnonzero(self._sleeping):
-            if r != self.rank: _ring(self._bell_fds[r])
+    def _ring_peers(self):
+        for r, fd in enumerate(self._bell_fds):
+            if r != self.rank: _ring(fd)
 
     def _wait_all(self, what: str):
         "Arrive at the next barrier and wait for every rank; CollectiveError if cancelled, if a peer has returned, or on timeout."
@@ -211,30 +213,27 @@ class ShmComm:
         target = (self._run << 32) | self._gen
         ctl, arrive = self._ctl, self._arrive
         arrive[self.rank] = target
-        self._ring_sleepers()
-        for _ in range(20):                              # the last ranks usually arrive within microseconds
+        self._ring_peers()        # after the store: a peer that looked too early finds the byte in its pipe
+        for _ in range(50):       # the others usually arrive within microseconds: yield the core to them meanwhile
             if arrive.min() >= target: return
-        deadline, nap = time.monotonic() + self.timeout, 0.002
+            _yield()
+        deadline = time.monotonic() + self.timeout
         while True:
-            self._sleeping[self.rank] = 1                # ask to be woken, then look once more before sleeping
-            try:
-                missing = np.flatnonzero(arrive < target)
-                if missing.size == 0: return
-                if ctl[self.size, _ABORT] >= self._run:
-                    raise CollectiveError(f"rank {self.rank}: {what} cancelled: a peer failed or the group is shutting down")
-                done = [int(r) for r in missing if ctl[r, _RUN] == self._run and ctl[r, _STATE] == _DONE]
-                if done:
-                    raise CollectiveError(f"rank {self.rank} waits in {what}, but rank(s) {done} already returned from the "
-                                          "function: the ranks did not call the same collectives")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise CollectiveError(f"rank {self.rank}: ranks {missing.tolist()} did not reach {what} within "
-                                          f"{self.timeout:g} s (collective_timeout)")
-                if self._poll.poll(min(left, nap) * 1000):  # a short first nap: a wake-up can be missed (see above)
-                    try: os.read(self._bells[0].fileno(), 4096)
-                    except BlockingIOError: pass
-                nap = min(2 * nap, 0.1)
-            finally: self._sleeping[self.rank] = 0
+            missing = np.flatnonzero(arrive < target)
+            if missing.size == 0: return
+            if ctl[self.size, _ABORT] >= self._run:
+                raise CollectiveError(f"rank {self.rank}: {what} cancelled: a peer failed or the group is shutting down")
+            done = [int(r) for r in missing if ctl[r, _RUN] == self._run and ctl[r, _STATE] == _DONE]
+            if done:
+                raise CollectiveError(f"rank {self.rank} waits in {what}, but rank(s) {done} already returned from the "
+                                      "function: the ranks did not call the same collectives")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CollectiveError(f"rank {self.rank}: ranks {missing.tolist()} did not reach {what} within "
+                                      f"{self.timeout:g} s (collective_timeout)")
+            if self._poll.poll(min(left, 0.1) * 1000):
+                try: os.read(self._bells[0].fileno(), 4096)
+                except BlockingIOError: pass
 
     def _start(self, op: int, count: int = 0, dtype=None, root: int = -1):
         "Publish this rank's header, meet the others, and check that every rank called the same collective."
