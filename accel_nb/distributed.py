@@ -395,6 +395,11 @@ def _kill_job(p: subprocess.Popen):
     try: os.killpg(p.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError): pass
 
+def _stale_segments(before: set) -> set:
+    "MPICH segments that appeared since `before` and that no live process maps: what an ended job left behind."
+    new = _mpi_segments() - before
+    return new - _mapped_shm() if new else new
+
 def _run_job(cmd, timeout: float | None = None, env: dict | None = None, capture: bool = True):
     full_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
     before = _mpi_segments()

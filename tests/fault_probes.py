@@ -138,13 +138,14 @@ with MPIComm(timeout=5) as c:
 
 def mpi_mismatch(case):
     "Two MPI ranks that call different collectives: the job ends with a CollectiveError (not a hang), nothing left."
-    from accel_nb.distributed import _run_job, mpiexec_path
+    from accel_nb.distributed import _mpi_segments, _run_job, _stale_segments, mpiexec_path
+    before = _mpi_segments()
     t0 = time.monotonic()
     r = _run_job([mpiexec_path(), "-n", "2", sys.executable, "-c", MISMATCH, case], timeout=60)
     lines = [l for l in r.stderr.splitlines() if "CollectiveError:" in l]
     _, left, _ = settle([], [], 5)
     report(case=case, returncode=r.returncode, seconds=round(time.monotonic() - t0, 2), error=lines[-1] if lines else r.stderr[-500:],
-           left_shm=[n for n in left if n.startswith("mpich_shm_")] if not ISOLATED else left)
+           left_shm=left if ISOLATED else sorted(_stale_segments(before)))
 
 
 def _job_pids(marker):
@@ -161,7 +162,7 @@ def _job_pids(marker):
 def cli_mpi(mode):
     "`accel-nb train --ranks 2` killed by an injected fault, or interrupted with Ctrl-C (SIGINT): nothing left."
     import tempfile
-    from accel_nb.distributed import _mpi_segments
+    from accel_nb.distributed import _mpi_segments, _stale_segments
     before = _mpi_segments()
     marker = tempfile.mktemp(prefix="accel-nb-probe-", suffix=".npy")
     args = [sys.executable, "-m", "accel_nb.cli", "train", "--ranks", "2", "--quiet", "--save-params", marker]
@@ -176,7 +177,7 @@ def cli_mpi(mode):
     seconds = time.monotonic() - t0
     left_pids, _, _ = settle(_job_pids(marker), [], 10)
     _, left, _ = settle([], [], 5)
-    left = left if ISOLATED else sorted(_mpi_segments() - before)
+    left = left if ISOLATED else sorted(_stale_segments(before))   # a concurrent job's live segments are mapped
     report(mode=mode, returncode=proc.returncode, seconds=round(seconds, 2), stderr_tail=err.strip().splitlines()[-1:] if err.strip() else [],
            left_pids=left_pids, left_shm=left)
 
