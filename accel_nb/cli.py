@@ -49,6 +49,40 @@ def markdown_table(rows: list, title: str = "") -> str:
     return "\n".join(out) + "\n"
 
 # %% ../nbs/90_cli.ipynb #e0eea210
+def _write_atomic(path: Path, write, mode: str = "wb"):
+    """Write `path` through `write(file)` into a temporary file in the same directory, then rename it into place: the
+    file appears complete or not at all (a full disk, a read-only directory, Ctrl-C leave nothing partial)."""
+    import os, tempfile
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try: os.unlink(tmp)
+        except FileNotFoundError: pass
+        raise
+
+def _check_out_dir(out: Path, need_bytes: int = 10 * 2**20) -> str | None:
+    """None when `out` can take this run's files (created if missing, writable, `need_bytes` free), else why not; a
+    directory created for the check is removed again when it fails, so a refused run leaves nothing behind."""
+    import os, shutil
+    created = not out.exists()
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: return f"cannot create --out directory {out}: {e.strerror}"
+    why = None
+    try: _write_atomic(out / ".accel_nb_write_test", lambda f: f.write(b"x")); (out / ".accel_nb_write_test").unlink()
+    except OSError as e: why = f"cannot write to --out directory {out}: {e.strerror}"
+    free = shutil.disk_usage(out).free
+    if why is None and free < need_bytes:
+        why = f"--out directory {out} has {free / 2**20:.1f} MiB free; the plots and results.md need about {need_bytes / 2**20:.0f} MiB"
+    if why and created:
+        try: out.rmdir()
+        except OSError: pass
+    return why
+
 @dataclass
 class RunContext:
     "What a tour stage or benchmark needs to know about this run."
@@ -59,12 +93,13 @@ class RunContext:
     repeat: int = 5
     plots: list = field(default_factory=list)
     def savefig(self, fig, name: str) -> Path:
-        "Save matplotlib figure `fig` as `<out>/<name>.png` and close it."
+        "Save matplotlib figure `fig` as `<out>/<name>.png` (atomically: a failed write leaves no partial file) and close it."
         import matplotlib.pyplot as plt
-        self.out.mkdir(parents=True, exist_ok=True)
-        path = self.out / f"{name}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            path = self.out / f"{name}.png"
+            _write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+        finally: plt.close(fig)
         self.plots.append(path)
         return path
 
@@ -399,6 +434,8 @@ def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
         t0 = time.perf_counter()
         try:
             rows = fn(ctx)
+        except KeyboardInterrupt:    # MPI stages have stopped their ranks; plots already written are complete files
+            print(f"\n[{name}] interrupted; results.md not written", file=sys.stderr); return 130
         except Exception as e:
             failed.append(name)
             print(f"\n[{name}] FAILED: {type(e).__name__}: {e}\n", file=sys.stderr)
@@ -407,22 +444,29 @@ def _run_all(funcs: dict, ctx: RunContext, heading: str) -> int:
         print("\n" + format_table(rows, title), flush=True)
         md.append(markdown_table(rows, title))
     if ctx.out is not None:
-        ctx.out.mkdir(parents=True, exist_ok=True)
-        (ctx.out / "results.md").write_text("\n".join(md))
-        print(f"wrote {len(ctx.plots)} plot(s) and results.md to {ctx.out}/")
+        try:
+            _write_atomic(ctx.out / "results.md", lambda f: f.write("\n".join(md).encode()))
+            print(f"wrote {len(ctx.plots)} plot(s) and results.md to {ctx.out}/")
+        except OSError as e:
+            print(f"accel-nb: error: cannot write {ctx.out / 'results.md'}: {e.strerror}", file=sys.stderr)
+            failed.append("results.md")
     print(f"{heading}: {len(funcs) - len(failed)} of {len(funcs)} done in {time.perf_counter() - t_all:.1f} s"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 def _train(args, raw: list) -> int:
     "accel-nb train: in this process for one rank, under mpiexec for several (forwarding every option but --ranks)."
+    try: return _train_job(args, raw)
+    except KeyboardInterrupt:        # the MPI launcher has already stopped the ranks and removed their segments
+        print("accel-nb: interrupted", file=sys.stderr); return 130
+
+def _train_job(args, raw: list) -> int:
     import json
-    import os
-    import subprocess
-    from accel_nb.distributed import mpiexec_path, run_train
+    from accel_nb.distributed import OptionError, launch, run_train
     if args.ranks == 1:
         from accel_nb.train import LocalComm
-        print("RESULT " + json.dumps(run_train(args, LocalComm())))
+        try: print("RESULT " + json.dumps(run_train(args, LocalComm())))
+        except OptionError as e: print(f"accel-nb train: error: {e}", file=sys.stderr); return 2
         return 0
     why = _mpi_available()
     if why: print(f"accel-nb: error: --ranks {args.ranks} needs MPI: {why}", file=sys.stderr); return 2
@@ -431,8 +475,7 @@ def _train(args, raw: list) -> int:
         if skip: skip = False; continue
         if a == "--ranks": skip = True; continue
         if not a.startswith("--ranks="): rest.append(a)
-    cmd = [mpiexec_path(), "-n", str(args.ranks), sys.executable, "-m", "accel_nb.distributed", "train", *rest]
-    return subprocess.call(cmd, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    return launch(["train", *rest], ranks=args.ranks, timeout=None, capture=False).returncode   # the one launcher
 
 def main(argv=None) -> int:
     "Entry point of the `accel-nb` console command."
@@ -446,10 +489,8 @@ def main(argv=None) -> int:
         return run_selftest(args)
     import matplotlib
     matplotlib.use("Agg")     # files only: works without a display
-    try:
-        if args.out is not None: args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"accel-nb: error: cannot create --out directory {args.out}: {e.strerror}", file=sys.stderr); return 2
+    why = None if args.out is None else _check_out_dir(args.out)     # before the work, not after it
+    if why: print(f"accel-nb: error: {why}", file=sys.stderr); return 2
     if args.command == "tour":
         stages = {k: TOUR_STAGES[k] for k in (args.only or TOUR_STAGES)}
         ctx = RunContext(out=args.out, quick=args.quick, seed=args.seed)
@@ -467,4 +508,4 @@ def main(argv=None) -> int:
     return _run_all(benches, ctx, f"accel_nb bench ({device})")
 
 # %% ../nbs/90_cli.ipynb #6a9b5928
-if __name__ == "__main__": sys.exit(main())
+if __name__ == "__main__" and "ipykernel" not in sys.modules: sys.exit(main())   # never inside Jupyter, where __name__ is "__main__" too
