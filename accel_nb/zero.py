@@ -8,10 +8,10 @@ Docs: https://accel-nb.github.io/accel_nb/zero.html.md"""
 __all__ = ['COLLECTIVE_FACTORS', 'ZERO_FORMAT', 'COMPRESSORS', 'SYNC_OPTIONS', 'COMMANDS', 'Request', 'Communicator',
            'check_counts', 'shard_counts', 'block', 'MPIRequest', 'DoneRequest', 'check_communicator',
            'collective_bytes', 'collective_time', 'CountingComm', 'GradientSync', 'ZeroSync', 'ZeroOptimizer',
-           'state_bytes', 'save_sharded_checkpoint', 'load_sharded_checkpoint', 'shard_checkpoints',
-           'add_sync_arguments', 'check_sync_args', 'agree_on_sync_options', 'wrap_training', 'prepare_trainer',
-           'run_train_sync', 'run_contract', 'run_traffic', 'run_collective_bench', 'build_parser', 'main',
-           'bench_lock', 'launch_module']
+           'state_bytes', 'save_sharded_checkpoint', 'load_sharded_checkpoint', 'check_zero_callbacks',
+           'shard_checkpoints', 'add_sync_arguments', 'check_sync_args', 'agree_on_sync_options', 'wrap_training',
+           'prepare_trainer', 'run_train_sync', 'run_contract', 'run_traffic', 'run_collective_bench', 'build_parser',
+           'main', 'bench_lock', 'launch_module']
 
 # %% ../nbs/31_zero.ipynb #9d2d3b5a
 import argparse
@@ -471,9 +471,19 @@ def load_sharded_checkpoint(trainer, path):
     try: return Trainer.load_checkpoint(trainer, path)
     finally: trainer.opt._checkpoint_path = None
 
+def check_zero_callbacks(trainer):
+    """Refuse callbacks that read or change the gradient before the step (`on_before_step`, e.g. `ClipGradNorm`): under
+    ZeRO only this rank's slice of the gradient buffer is reduced then, so a global norm would differ between ranks."""
+    from accel_nb.callback import Callback
+    bad = [type(cb).__name__ for cb in trainer.callbacks if type(cb).on_before_step is not Callback.on_before_step]
+    if bad: raise ValueError(f"callback(s) {bad} use the gradient before the step, which ZeRO holds reduced only on this rank's slice; "
+                             "train them without --zero")
+    return trainer
+
 def shard_checkpoints(trainer):
     "Make `trainer.save_checkpoint` / `load_checkpoint` the sharded, collective versions (for a trainer with a `ZeroOptimizer`)."
     if not isinstance(trainer.opt, ZeroOptimizer): raise TypeError(f"shard_checkpoints needs a ZeroOptimizer, the trainer has {type(trainer.opt).__name__}")
+    check_zero_callbacks(trainer)
     trainer.save_checkpoint = lambda path: save_sharded_checkpoint(trainer, path)
     trainer.load_checkpoint = lambda path: load_sharded_checkpoint(trainer, path)
     return trainer
