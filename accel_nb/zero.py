@@ -369,7 +369,7 @@ def state_bytes(opt, scratch: bool = False) -> int:
     "Bytes of state arrays an optimizer holds (without its scratch buffers unless `scratch`)."
     return int(sum(v.nbytes for s in opt.state for k, v in s.items() if scratch or not k.startswith("_")))
 
-# %% ../nbs/31_zero.ipynb #93e5cdfa
+# %% ../nbs/31_zero.ipynb #96219d13
 ZERO_FORMAT = "accel_nb.zero/1"
 
 def _inner_spans(zopt) -> list:
@@ -420,7 +420,7 @@ def _zero_load_state_dict(self: ZeroOptimizer, sd: dict):
 
 ZeroOptimizer.state_dict, ZeroOptimizer.load_state_dict = _zero_state_dict, _zero_load_state_dict
 
-# %% ../nbs/31_zero.ipynb #8dab926b
+# %% ../nbs/31_zero.ipynb #77572f35
 def _shard_root(path: Path) -> Path: return path.with_name(path.name + ".shards")
 
 def _read_shards(self: ZeroOptimizer, manifest: dict) -> dict:
@@ -488,7 +488,7 @@ def shard_checkpoints(trainer):
     trainer.load_checkpoint = lambda path: load_sharded_checkpoint(trainer, path)
     return trainer
 
-# %% ../nbs/31_zero.ipynb #aab7919c
+# %% ../nbs/31_zero.ipynb #fec9b649
 COMPRESSORS = ("none", "int8", "topk", "powersgd")
 
 def add_sync_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -548,7 +548,7 @@ def prepare_trainer(args, trainer):
     if getattr(args, "zero", 0): shard_checkpoints(trainer)
     return trainer
 
-# %% ../nbs/31_zero.ipynb #a618a7fb
+# %% ../nbs/31_zero.ipynb #0327c40f
 def run_train_sync(args, comm) -> dict:
     "Train as `args` say with the synchronization options applied (what `accel_nb.distributed.run_train` does, plus `wrap_training`)."
     from accel_nb.distributed import load_shard
@@ -582,7 +582,7 @@ def run_train_sync(args, comm) -> dict:
             "n_params": int(model.params.size), "val_acc": tr.history.metric("val_acc"),
             "wire_bytes_per_step": wire() if wire else None}
 
-# %% ../nbs/31_zero.ipynb #f540845f
+# %% ../nbs/31_zero.ipynb #7c9c8150
 def run_contract(args, comm) -> dict:
     "The communicator contract tests on this MPI job's `MPIComm`."
     return {"ranks": comm.size, "passed": check_communicator(comm)}
@@ -670,9 +670,8 @@ def bench_lock(path: str = "/tmp/accel_bench.lock", timeout: float = 240.0):
 
 def launch_module(module: str, args, ranks: int = 2, timeout: float = 300, env: dict | None = None):
     "`mpiexec -n ranks python -m module *args` through the distributed chapter's job runner (every rank killed, /dev/shm cleaned on any exit)."
-    from accel_nb.distributed import _run_job, mpiexec_path
     ranks = check_number(ranks, "ranks", low=1, integer=True)
     return _run_job([mpiexec_path(), "-n", str(ranks), sys.executable, "-m", module, *map(str, args)], timeout, env)
 
-# %% ../nbs/31_zero.ipynb #ef577c97
+# %% ../nbs/31_zero.ipynb #ddc339a1
 if __name__ == "__main__" and not IN_NOTEBOOK and "__file__" in globals(): main()   # never in a notebook kernel
