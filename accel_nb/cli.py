@@ -463,8 +463,9 @@ def _train(args, raw: list) -> int:
 def _train_job(args, raw: list) -> int:
     import json
     from accel_nb.distributed import OptionError, launch, optimizer_options, run_train
-    try: optimizer_options(args)                   # options the chosen optimizer does not have: refused before MPI starts
-    except OptionError as e: print(f"accel-nb train: error: {e}", file=sys.stderr); return 2
+    from accel_nb.zero import check_sync_args
+    try: optimizer_options(args); check_sync_args(args)   # options that cannot work: refused before MPI starts
+    except ValueError as e: print(f"accel-nb train: error: {e}", file=sys.stderr); return 2
     if args.ranks == 1:
         from accel_nb.train import LocalComm
         try: print("RESULT " + json.dumps(run_train(args, LocalComm())))

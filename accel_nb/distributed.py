@@ -210,6 +210,8 @@ def add_train_arguments(p: argparse.ArgumentParser):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--inject-fault", type=_fault_spec, default=None, metavar="RANK:STEP:MODE",
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
+    from accel_nb.zero import add_sync_arguments        # --zero, --overlap, --compress (the scale-out chapters)
+    add_sync_arguments(p)
     return p
 
 # %% ../nbs/30_distributed.ipynb #d375c7a7
@@ -263,6 +265,8 @@ def run_train(args, comm) -> dict:
                       seed=args.seed, dtype=dtype)
     model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
     opt = _make_optimizer(args, model)
+    from accel_nb.zero import prepare_trainer, wrap_training
+    train_comm, opt = wrap_training(args, comm, model, opt)    # the synchronization seam: plain, ZeRO, overlapped, compressed
     batch_size = None if args.full_batch else args.batch_size
     steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
     callbacks = [Evaluate(*data["val"])]
@@ -273,7 +277,8 @@ def run_train(args, comm) -> dict:
     if not args.quiet: callbacks.append(ProgressBar(desc=f"train ({comm.size} rank{'s' if comm.size > 1 else ''})"))
     if args.checkpoint: callbacks.append(Checkpoint(args.checkpoint))
     if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, comm.rank))
-    tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=comm)
+    tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm)
+    prepare_trainer(args, tr)                                   # ZeRO: sharded checkpoints
     if args.resume:
         try: tr.load_checkpoint(args.resume)
         except Exception as e:          # whatever the loader raises: the file is the problem
@@ -347,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     "Entry point of `python -m accel_nb.distributed`."
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        from accel_nb.zero import check_sync_args
+        try: optimizer_options(args); check_sync_args(args)       # before MPI starts: every rank fails alike, at once
+        except ValueError as e: raise SystemExit(f"python -m accel_nb.distributed train: error: {e}") from None
     with MPIComm() as comm:
         result = (run_train if args.command == "train" else run_bench)(args, comm)
         if comm.rank == 0:
@@ -356,7 +365,9 @@ def main(argv=None):
             print("RESULT " + json.dumps(result), flush=True)
 
 # %% ../nbs/30_distributed.ipynb #9ba906bd
-if __name__ == "__main__" and "ipykernel" not in sys.modules: main()   # never inside Jupyter, where __name__ is "__main__" too
+if __name__ == "__main__" and "ipykernel" not in sys.modules:   # never inside Jupyter, where __name__ is "__main__" too
+    from accel_nb.distributed import main as _main   # the imported module, not this __main__ copy: the classes that
+    _main()                                          # later chapters extend (e.g. MPIComm's collectives) live there
 
 # %% ../nbs/30_distributed.ipynb #2e034c2b
 def mpiexec_path() -> str:
