@@ -29,7 +29,7 @@ from fastcore.basics import patch
 from fastcore.imports import IN_NOTEBOOK
 
 from .backend import array_namespace, check_number
-from .distributed import MPIComm
+from .distributed import MPIComm, _run_job, mpiexec_path
 from .parallel import shard_range
 from .train import LocalComm
 
@@ -627,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     from accel_nb.distributed import add_train_arguments
     p = argparse.ArgumentParser(prog="python -m accel_nb.zero", description="Rank programs of the ZeRO, overlap and compression chapters; run under mpiexec.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = add_sync_arguments(add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options")))
+    t = add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options"))   # includes the sync options
     t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data and the digits split (default: 0)")
     sub.add_parser("contract", help="run the communicator contract tests")
     tr = sub.add_parser("traffic", help="count one step's collectives, plain vs ZeRO"); tr.add_argument("--width", type=int, default=256)

@@ -83,13 +83,15 @@ class LAMB(Optimizer, name="lamb"):
 
     def init_state(self, p, group):
         xp = array_namespace(p)
-        return {"exp_avg": xp.zeros_like(p), "exp_avg_sq": xp.zeros_like(p), "_update": xp.empty_like(p)}
+        return {"exp_avg": xp.zeros_like(p), "exp_avg_sq": xp.zeros_like(p)}
 
     def adam_direction(self, p, g, state, h):
-        r"Update $m$ and $v$, and write $u = r + \lambda x$ into `state['_update']`."
+        r"Update $m$ and $v$, and write $u = r + \lambda x$ into a scratch array (allocated once, not saved)."
         xp = array_namespace(p)
         (b1, b2), t = h["betas"], self.t
-        m, v, u = state["exp_avg"], state["exp_avg_sq"], state["_update"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        u = self._scratch.get(id(p))
+        if u is None: u = self._scratch[id(p)] = xp.empty_like(p)
         m *= b1; m += (1 - b1) * g                        # m_t = b1 m_{t-1} + (1 - b1) g_t
         v *= b2; v += (1 - b2) * (g * g)                  # v_t = b2 v_{t-1} + (1 - b2) g_t^2
         xp.divide(v, 1 - b2 ** t, out=u)                  # v_hat = v_t / (1 - b2^t)
