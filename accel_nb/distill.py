@@ -168,26 +168,31 @@ def frontier_table(res: dict) -> list:
         rows.append({"model": name, "bytes": size, "test acc": m, "std": s})
     return rows
 
+def _below(ncol):
+    "Legend keywords: under the axes, readable size, so that no legend covers a curve."
+    return dict(fontsize=9, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+
 def plot_distillation(res: dict):
     "Temperature sweep, limited data, and the bytes/accuracy frontier, side by side."
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
+    fig, axs = plt.subplots(1, 3, figsize=(15, 5.2))
     Ts = sorted({t for _, t in res["sweep"]})
     for name, color in (("tiny", "tab:orange"), ("mid", "tab:blue")):
         m = [np.mean(res["sweep"][name, t]) for t in Ts]; s = [np.std(res["sweep"][name, t]) for t in Ts]
         axs[0].errorbar(Ts, m, yerr=s, fmt="o-", capsize=3, color=color, label=f"{name} student, distilled")
         axs[0].axhline(np.mean(res["sweep_scratch"][name]), color=color, ls=":", label=f"{name} student, scratch")
-    axs[0].set_xscale("log", base=2); axs[0].set_xlabel("temperature T"); axs[0].set_ylabel("test accuracy"); axs[0].legend(fontsize=7)
+    axs[0].set_xscale("log", base=2); axs[0].set_xlabel("temperature T"); axs[0].set_ylabel("test accuracy")
+    axs[0].legend(**_below(ncol=2))
     axs[0].set_title("temperature sweep")
     fr = sorted({f for f, _ in res["limited"]})
     for kind, color in (("hard labels", "tab:gray"), ("soft targets", "tab:green")):
         axs[1].errorbar([100 * f for f in fr], [np.mean(res["limited"][f, kind]) for f in fr], yerr=[np.std(res["limited"][f, kind]) for f in fr],
                         fmt="o-", capsize=3, color=color, label=kind)
     axs[1].axhline(np.mean(res["results"]["teacher"]), color="k", ls=":", label="teacher (all data)")
-    axs[1].set_xlabel("% of the training set seen by the student"); axs[1].set_title("limited data"); axs[1].legend(fontsize=7)
+    axs[1].set_xlabel("% of the training set seen by the student"); axs[1].set_title("limited data"); axs[1].legend(**_below(ncol=1))
     for row in frontier_table(res):
         axs[2].errorbar(row["bytes"], row["test acc"], yerr=row["std"], fmt="o", capsize=3, label=row["model"])
-    axs[2].set_xscale("log"); axs[2].set_xlabel("model bytes (log)"); axs[2].set_title("size vs accuracy"); axs[2].legend(fontsize=6)
+    axs[2].set_xscale("log"); axs[2].set_xlabel("model bytes (log)"); axs[2].set_title("size vs accuracy"); axs[2].legend(**_below(ncol=1))
     for ax in axs: ax.grid(alpha=.3, which="both")
     plt.tight_layout()
     return fig

@@ -1,7 +1,8 @@
 """Write README.md from nbs/index.ipynb (nbdev-readme needs Quarto, which cannot be installed everywhere).
 
 Markdown cells are copied; code cells become ```python blocks followed by their saved text output; cells marked
-`#| hide` are left out and directive lines (`#| ...`) are dropped; image paths are made relative to the repository root.
+`#| hide` are left out and directive lines (`#| ...`) are dropped; image paths become absolute URLs of the raw files on
+GitHub's main branch (the repository named under [project.urls] in pyproject.toml), so the image shows on PyPI too.
 Usage: python tools/readme.py [--check]   (--check: exit 1 if README.md is out of date, change nothing)
 """
 import json
@@ -13,6 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 NB, README = ROOT / "nbs" / "index.ipynb", ROOT / "README.md"
 
 
+def raw_base():
+    "https://raw.githubusercontent.com/OWNER/REPO/main/nbs/ from pyproject.toml's `Repository = \"https://github.com/OWNER/REPO\"`."
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # a regex, not tomllib: Python 3.10 has no tomllib
+    m = re.search(r'^Repository\s*=\s*"https://github\.com/([^/"]+)/([^/"]+?)/?"', text, re.M)
+    if not m: sys.exit("pyproject.toml: [project.urls] needs Repository = \"https://github.com/OWNER/REPO\"")
+    return f"https://raw.githubusercontent.com/{m[1]}/{m[2]}/main/nbs/"
+
+
 def cell_text(cell):
     src = "".join(cell["source"])
     lines = src.splitlines()
@@ -21,7 +30,7 @@ def cell_text(cell):
     body = "\n".join(lines).strip("\n")
     if not body: return None
     if cell["cell_type"] == "markdown":
-        return re.sub(r"\]\((?!https?:)(images/)", r"](nbs/\1", body)
+        return re.sub(r"\]\((?!https?:)(images/)", lambda m: f"]({raw_base()}{m[1]}", body)
     out = f"```python\n{body}\n```"
     texts = []
     for o in cell.get("outputs", []):

@@ -93,8 +93,8 @@ class Adam(Optimizer, name="adam"):
         if self.fused: return self.fused_update(p, g, state, h)
         xp = array_namespace(p)
         lr, (b1, b2), eps, wd, t = h["lr"], h["betas"], h["eps"], h["weight_decay"], self.t
-        tmp = state.get("_tmp")
-        if tmp is None: tmp = state["_tmp"] = xp.empty_like(p)                # scratch, allocated once, not saved
+        tmp = self._scratch.get(id(p))
+        if tmp is None: tmp = self._scratch[id(p)] = xp.empty_like(p)         # scratch, allocated once, not saved
         if h["maximize"]: g = -g
         if wd:
             if self.decoupled_weight_decay: p *= 1 - lr * wd                 # AdamW: theta <- theta (1 - eta lambda)

@@ -196,6 +196,7 @@ class Optimizer:
         _check_no_aliasing(self.params, self.grads)
         self.check_arrays()
         self.t, self.skipped = 0, 0
+        self._scratch = {}           # id(array) -> work array of the same shape, for algorithms that need one (not saved)
         self.state = [self.init_state(p, grp) for grp in self.param_groups for p in grp["params"]]
 
     def _make_groups(self, params, grads) -> list:
@@ -231,7 +232,7 @@ class Optimizer:
         "Checks of the arrays themselves that an algorithm or its kernels need (e.g. dtype and layout); raise before any step."
 
     def init_state(self, p, group) -> dict:
-        "The state arrays of parameter `p` in `group` (default: none). Keys starting with '_' are scratch, not saved."
+        "The state arrays of parameter `p` in `group` (default: none): what `state_dict` saves."
         return {}
 
     def __getattr__(self, name):
@@ -310,11 +311,11 @@ Optimizer.grad_is_finite, Optimizer.update = _grad_is_finite, _update
 # %% ../../nbs/02b_optimizer.ipynb #d75074b6
 def _state_dict(self: Optimizer) -> dict:
     """A snapshot: `{'type', 't', 'skipped', 'param_groups': [{hyperparameters..., 'n_arrays'}], 'state': [{name: numpy array}]}`
-    (arrays are copies; scratch entries, whose names start with '_', are not saved)."""
+    (arrays are copies)."""
     groups = [{**{k: v for k, v in grp.items() if k not in ("params", "grads")}, "n_arrays": len(grp["params"])}
               for grp in self.param_groups]
     return {"type": type(self).__name__, "t": self.t, "skipped": self.skipped, "param_groups": groups,
-            "state": [{k: to_numpy(v).copy() for k, v in s.items() if not k.startswith("_")} for s in self.state]}
+            "state": [{k: to_numpy(v).copy() for k, v in s.items()} for s in self.state]}
 
 def _checked_groups(self: Optimizer, sd: dict) -> list:
     "The state dict's group values, validated against this optimizer (an old single-group 'hyper' entry is accepted)."
@@ -356,9 +357,8 @@ def _load_state_dict(self: Optimizer, sd: dict):
     if not isinstance(sd["state"], list) or len(sd["state"]) != len(self.state):
         raise ValueError(f"state_dict has state for {len(sd['state']) if isinstance(sd['state'], list) else '?'} parameter array(s), this optimizer has {len(self.state)}")
     for i, (new, cur) in enumerate(zip(sd["state"], self.state)):
-        saved = {k for k in cur if not k.startswith("_")}
-        if not isinstance(new, dict) or set(new) != saved:
-            raise ValueError(f"state_dict state[{i}] holds {sorted(new) if isinstance(new, dict) else type(new).__name__}, expected {sorted(saved)}")
+        if not isinstance(new, dict) or set(new) != set(cur):
+            raise ValueError(f"state_dict state[{i}] holds {sorted(new) if isinstance(new, dict) else type(new).__name__}, expected {sorted(cur)}")
         for k, v in new.items():
             if not hasattr(v, "shape") or tuple(v.shape) != tuple(cur[k].shape) or v.dtype != cur[k].dtype:
                 raise ValueError(f"state_dict state[{i}][{k!r}] has shape {tuple(getattr(v, 'shape', ()))} and dtype "
@@ -377,7 +377,7 @@ Optimizer.state_dict, Optimizer.load_state_dict, Optimizer._checked_groups = _st
 # %% ../../nbs/02b_optimizer.ipynb #cdbae56a
 class GD(Optimizer, name="gd"):
     r"Gradient descent $\theta \leftarrow \theta - \eta g$ (with a stochastic gradient, this is plain SGD)."
-    lr = Hyper(0.1, nonnegative, "step size $\eta$")
+    lr = Hyper(0.1, nonnegative, r"step size $\eta$")
     def update(self, p, g, state, h):
         p -= h["lr"] * g          # theta_t = theta_{t-1} - eta g_t
 
