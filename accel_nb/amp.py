@@ -10,7 +10,7 @@ __all__ = ['PRECISIONS', 'FORMAT_BITS', 'RECIPES', 'PARALLEL_MIN', 'ROUNDINGS', 
            'unscale_reference', 'LossScaleError', 'GradScaler', 'reference_scale_rule', 'round_bf16_nearest',
            'round_bf16_stochastic', 'MixedPrecision', 'bench_unscale']
 
-# %% ../nbs/16_mixed_precision.ipynb #39d0cf51
+# %% ../nbs/16_mixed_precision.ipynb #c710452e
 import functools
 import math
 from types import SimpleNamespace
@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import array_namespace, check_number, compare
 
-# %% ../nbs/16_mixed_precision.ipynb #d6378998
+# %% ../nbs/16_mixed_precision.ipynb #5f6c4830
 PRECISIONS = ("float32", "float16", "bfloat16")
 "The training precisions: float32 (no policy), float16 and bfloat16 (mixed precision with float32 master weights)."
 
@@ -55,7 +55,7 @@ def round_to(x, precision: str):
     "`x` rounded to `precision` (round to nearest even) and returned as float32: the value a low-precision store keeps."
     with np.errstate(over="ignore"): return x.astype(low_dtype(precision)).astype(np.float32)
 
-# %% ../nbs/16_mixed_precision.ipynb #de57c070
+# %% ../nbs/16_mixed_precision.ipynb #dac06492
 RECIPES = {
     "float32": dict(precision="float32"),
     "float16, no loss scaling": dict(precision="float16", loss_scale=None),
@@ -104,7 +104,7 @@ def compare_precisions(recipes: dict | None = None, seeds=(0, 1, 2), progress: b
                      "seconds / run": float(np.mean([runs[name, s]["seconds"] for s in seeds]))})
     return {"rows": rows, "runs": runs, "seeds": tuple(seeds)}
 
-# %% ../nbs/16_mixed_precision.ipynb #12aa1c97
+# %% ../nbs/16_mixed_precision.ipynb #02761f96
 @functools.cache
 def amp_kernels():
     "Compile (on first call) the numba kernels: unscale float16/bfloat16 bits into float32 while counting Inf/NaN."
@@ -172,7 +172,7 @@ def unscale_reference(src, inv_scale: float):
     x = src.astype(np.float32)
     return x * np.float32(inv_scale), int((~np.isfinite(x)).sum())
 
-# %% ../nbs/16_mixed_precision.ipynb #3b97579b
+# %% ../nbs/16_mixed_precision.ipynb #cd7c4702
 class LossScaleError(FloatingPointError):
     "Loss scaling cannot go on: the scale underflowed to zero, or every step of a run overflowed."
 
@@ -252,7 +252,7 @@ def reference_scale_rule(found_inf: list, init_scale=2.0 ** 16, growth_factor=2.
             if clean == growth_interval: scale, clean = f32(scale * growth_factor), 0
     return out
 
-# %% ../nbs/16_mixed_precision.ipynb #f5a9677c
+# %% ../nbs/16_mixed_precision.ipynb #744aecc3
 def round_bf16_nearest(x):
     "float32 `x` rounded in place to the nearest bfloat16 (ties to even), kept in float32 storage."
     x[...] = x.astype(low_dtype("bfloat16")).astype(np.float32)
@@ -268,7 +268,7 @@ def round_bf16_stochastic(x, rng):
     bits[...] = np.where(finite, (bits + noise) & np.uint32(0xFFFF0000), bits)
     return x
 
-# %% ../nbs/16_mixed_precision.ipynb #88d877be
+# %% ../nbs/16_mixed_precision.ipynb #50f0531d
 ROUNDINGS = ("nearest", "stochastic")
 LOSS_SCALES = ("auto", "dynamic", None)
 
@@ -388,7 +388,7 @@ class MixedPrecision:
         w = "float32 master weights" if self.master_weights else f"bfloat16 weights ({self.rounding} rounding)"
         return f"MixedPrecision({self.precision}, {w}, scaler={self.scaler!r})"
 
-# %% ../nbs/16_mixed_precision.ipynb #e6811cf0
+# %% ../nbs/16_mixed_precision.ipynb #7aa4a618
 def bench_unscale(n: int = 10_000_000, repeat: int = 5, precision: str = "float16") -> list:
     """Rows (method, ms, bytes/param, GB/s, time / fused pass) for unscaling and checking an `n`-parameter low-precision
     gradient, and for the trainer's whole path: the fused unscale + check pass, then the fused Adam step that takes its
