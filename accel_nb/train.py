@@ -271,11 +271,31 @@ def load_tree(path) -> dict:
     except Exception as e:   # any failure to parse this untrusted file, whatever layer raised it
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupted?): {type(e).__name__}: {e}") from None
 
+# %% ../nbs/03_training.ipynb #67c39ded
+def _precision_policy(model, precision, loss_scale):
+    """The mixed-precision policy for `precision`, refused here (when the trainer is built) if it cannot work. None for
+    float32; `accel_nb.amp` is imported only when a low precision is asked for."""
+    if precision is None or (isinstance(precision, str) and precision == "float32"):
+        if loss_scale not in ("auto", None):
+            raise ValueError(f"loss_scale={loss_scale!r} needs precision='float16' or 'bfloat16': float32 training needs no loss scaling")
+        return None
+    from accel_nb.amp import MixedPrecision
+    if isinstance(precision, MixedPrecision):
+        if precision.model is not model: raise ValueError("precision is a MixedPrecision policy built for another model")
+        if loss_scale != "auto": raise ValueError("loss_scale belongs to the MixedPrecision policy passed as precision; set it there")
+        return precision
+    if not isinstance(precision, str):
+        raise TypeError(f"precision must be 'float32', 'float16', 'bfloat16' or a MixedPrecision policy, got {type(precision).__name__}")
+    return MixedPrecision(model, precision, loss_scale=loss_scale)
+
+
 # %% ../nbs/03_training.ipynb #dee2b80b
 class Trainer:
-    "Runs the training loop for `model` and optimizer `opt` on `X`, `y` (this rank's shard), with callbacks."
+    """Runs the training loop for `model` and optimizer `opt` on `X`, `y` (this rank's shard), with callbacks.
+    `precision` ('float32', 'float16', 'bfloat16' or an `accel_nb.amp.MixedPrecision` policy) and `loss_scale`
+    ('auto', 'dynamic', None or a `GradScaler`) choose mixed-precision training (see the mixed-precision chapter)."""
     def __init__(self, model, opt, X, y, *, batch_size: int | None = None, loss=None, callbacks=(), seed: int = 0,
-                 comm=None):
+                 comm=None, precision=None, loss_scale="auto"):
         self.comm = comm or LocalComm()
         check_array(X, "X", ndim=2, nonempty=self.comm.size == 1)   # with several ranks, emptiness is checked jointly
         ys = y if isinstance(y, tuple) else (y,)
@@ -285,6 +305,7 @@ class Trainer:
         if opt.params[0] is not model.params and not any(np.shares_memory(p, model.params) for p in opt.params if isinstance(p, np.ndarray)):
             raise ValueError("opt must optimize this model's parameters (create it with model.params, model.grads)")
         self.model, self.opt, self.X, self.y = model, opt, X, y
+        self.amp = _precision_policy(model, precision, loss_scale)   # None: plain float32/float64 training
         self.loss = loss or CrossEntropy()
         n_classes = getattr(model.layers[-1], "out_features", None) if hasattr(model, "layers") else None
         if isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple) and X.shape[0]:
@@ -298,7 +319,7 @@ class Trainer:
         self.steps_per_epoch = 1 if batch_size is None else math.ceil(self.n_global / self.batch_size)
         self.epoch, self.batch, self.step = 0, 0, 0
         self.history, self.stop, self.epoch_log, self.epochs_target, self.pending_save = History(), False, {}, 0, None
-        self._epoch_losses = []
+        self._epoch_losses, self.applied_steps = [], 0
 
     def _check_ranks_agree(self, n_local: int) -> int:
         """With several ranks: every rank must hold samples and agree on the model size and the batch size; raises the
@@ -335,28 +356,37 @@ def _take(y, idx):
 def _train_step(self: Trainer, idx) -> float:
     """Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step. The
     gradient's verdict travels with it: the backward pass's bound (`model.grads_finite`), combined across ranks in the
-    same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`)."""
+    same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`).
+    With a mixed-precision policy the verdict comes from its unscale pass, and a loss scaler skips non-finite steps."""
     if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
-    b = xb.shape[0]
-    if b:
+    b, amp, bad = xb.shape[0], self.amp, False
+    if b and amp is None:
         loss = self.model.loss_and_grad(xb, yb, self.loss)
         bound = getattr(self.model, "grad_bound", math.inf)
+    elif b:                                               # mixed precision: low-precision backward, then the fused
+        loss = amp.loss_and_grad(xb, yb, self.loss)       # unscale pass writes the float32 gradient and says whether
+        bad = not amp.unscale()                           # every entry is finite
+        bound = amp.grad_bound                            # the low format's largest value / scale bounds every entry
     else: loss, bound = 0.0, 0.0; self.model.grads[...] = 0   # an empty slice (tiny shard) contributes nothing
     limit = float(np.finfo(self.model.grads.dtype).max) / 4
     if self.comm.size > 1:
         g = self.model.grads
-        if b != 1: g *= g.dtype.type(b)                  # mean -> sum over this rank's slice
+        if b != 1: g *= g.dtype.type(b)                  # mean -> sum over this rank's slice (float32, whatever the precision)
         self.comm.allreduce(g)
         unknown = not (bound * max(b, 1) * self.comm.size < limit)   # the sum over ranks could not have overflowed
-        stats = np.array([loss * b, b, unknown], dtype=np.float64)
+        stats = np.array([loss * b, b, unknown, bad], dtype=np.float64)
         self.comm.allreduce(stats)
         g /= g.dtype.type(stats[1])                       # sum -> mean over the global batch
         loss = float(stats[0] / stats[1])
-        self.grads_finite = True if stats[2] == 0 else None
-    else: self.grads_finite = True if bound < limit else None
+        self.grads_finite = False if stats[3] else True if stats[2] == 0 else None
+    else: self.grads_finite = False if bad else True if bound < limit else None
     for cb in self.callbacks: cb.on_before_step(self)
-    self.opt.step(finite=self.grads_finite)
+    if amp is not None and amp.scaler is not None and self.grads_finite is False:
+        applied = False                                   # GradScaler.step: skip the step, touch nothing
+    else: applied = self.opt.step(finite=self.grads_finite)
+    if amp is not None: amp.update(found_inf=not applied, step=self.step)   # back off / grow the scale
+    self.applied_steps += bool(applied)
     return loss
 
 Trainer.train_step = _train_step
@@ -366,7 +396,7 @@ def _fit(self: Trainer, epochs: int) -> History:
     "Train until `epochs` epochs are complete in total (continuing from the current position); returns the history."
     self.epochs_target = check_number(epochs, "epochs", low=0, integer=True)
     if self.step == 0 and self.comm.size > 1: self.comm.broadcast(self.model.params, root=0)  # identical start
-    self.stop = False
+    self.stop, self.applied_steps, first_step = False, 0, self.step
     for cb in self.callbacks: cb.on_fit_begin(self)
     try:
         while self.epoch < self.epochs_target and not self.stop:
@@ -390,6 +420,11 @@ def _fit(self: Trainer, epochs: int) -> History:
                 self.save_checkpoint(self.pending_save); self.pending_save = None
     finally:
         for cb in self.callbacks: cb.on_fit_end(self)
+    tried = self.step - first_step
+    if self.amp is not None and self.amp.scaler is not None and tried and not self.applied_steps:
+        from accel_nb.amp import LossScaleError
+        raise LossScaleError(f"every one of this run's {tried} steps had a non-finite gradient and was skipped (loss scale now "
+                             f"{self.amp.scaler.scale:g}); the weights and optimizer state are as they were before fit")
     return self.history
 
 Trainer.fit = _fit
@@ -414,8 +449,24 @@ def _save_checkpoint(self: Trainer, path) -> Path | None:
                         "batch_size": self.batch_size, "n_global": self.n_global, "ranks": self.comm.size,
                         "epoch_losses": list(self._epoch_losses)},
             "history": self.history.to_dict(),
+            "amp": None if self.amp is None else self.amp.state_dict(),
             "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]}
     return save_tree(path, tree)
+
+def _checked_amp_state(self: Trainer, saved, fail):
+    """The saved mixed-precision state, checked against this trainer's policy (an older checkpoint has none: float32).
+    Returns the scaler's state, already validated by loading it into a scratch scaler, or None."""
+    mine = None if self.amp is None else self.amp.state_dict()
+    describe = lambda s: "float32" if s is None else f"{s.get('precision')} (master weights {s.get('master_weights')}, rounding {s.get('rounding')}, {'a loss scaler' if s.get('scaler') else 'no loss scaler'})"
+    if saved is not None and not isinstance(saved, dict): fail(f"its mixed-precision state is a {type(saved).__name__}, not a dict")
+    same = (saved is None and mine is None) or (saved is not None and mine is not None and all(
+        saved.get(k) == mine[k] for k in ("precision", "master_weights", "rounding")) and (saved.get("scaler") is None) == (mine["scaler"] is None))
+    if not same: fail(f"it was saved training in {describe(saved)}; this trainer trains in {describe(mine)}")
+    if saved is None or saved["scaler"] is None: return None
+    from accel_nb.amp import GradScaler
+    try: GradScaler().load_state_dict(saved["scaler"])
+    except (TypeError, ValueError) as e: fail(f"its loss-scaler state is invalid: {e}")
+    return saved["scaler"]
 
 def _checked_trainer_state(self: Trainer, tr, fail) -> dict:
     "The saved loop position, validated (types, ranges, consistency with this trainer) before anything is assigned."
@@ -442,7 +493,7 @@ def _checked_trainer_state(self: Trainer, tr, fail) -> dict:
 
 def _load_checkpoint(self: Trainer, path):
     """Restore the state saved by `save_checkpoint`. Everything is parsed and validated first (format, architecture,
-    parameters, loop position, history, optimizer and callback states); on any problem it raises `CheckpointError`
+    parameters, loop position, history, mixed-precision and loss-scaler state, optimizer and callback states); on any problem it raises `CheckpointError`
     and the model, optimizer, callbacks and trainer are exactly as they were."""
     tree = load_tree(path)
     def fail(msg): raise CheckpointError(f"{path}: {msg}")
@@ -457,6 +508,7 @@ def _load_checkpoint(self: Trainer, path):
                  f"the model has {tuple(self.model.params.shape)} and {self.model.params.dtype}")
         if not np.isfinite(p).all(): fail("its parameters contain NaN or Inf")
         tr = self._checked_trainer_state(tree["trainer"], fail)
+        scaler_state = self._checked_amp_state(tree.get("amp"), fail)
         if not isinstance(cbs, list) or not all(isinstance(c, dict) and isinstance(c.get("type"), str) and "state" in c for c in cbs):
             fail("its callback states are malformed")
         pairs = _match_callback_states(self.callbacks, cbs)
@@ -476,22 +528,25 @@ def _load_checkpoint(self: Trainer, path):
         raise CheckpointError(f"{path}: cannot restore the optimizer/callback state: {e}") from None
     # everything validated: assignments below cannot fail
     self.model.params[...] = array_namespace(self.model.params).asarray(p)
+    if scaler_state is not None: self.amp.scaler.load_state_dict(scaler_state)   # validated above
     self.epoch, self.batch, self.step, self.seed = tr["epoch"], tr["batch"], tr["step"], tr["seed"]
     self._epoch_losses = tr["epoch_losses"]
     self.history = history
     return self
 
-Trainer._checked_trainer_state = _checked_trainer_state
+Trainer._checked_trainer_state, Trainer._checked_amp_state = _checked_trainer_state, _checked_amp_state
 Trainer.save_checkpoint, Trainer.load_checkpoint = _save_checkpoint, _load_checkpoint
 
 # %% ../nbs/03_training.ipynb #3f45676e
 def fit(model, opt, X, y, *, epochs: int = 1, batch_size: int | None = None, val=None, callbacks=(), seed: int = 0,
-        loss=None, comm=None, progress: bool = True) -> History:
-    "Train `model` with `opt` on `X`, `y` for `epochs` epochs; `val=(X_val, y_val)` records val_loss/val_acc each epoch."
+        loss=None, comm=None, progress: bool = True, precision=None, loss_scale="auto") -> History:
+    """Train `model` with `opt` on `X`, `y` for `epochs` epochs; `val=(X_val, y_val)` records val_loss/val_acc each epoch;
+    `precision`/`loss_scale` as in `Trainer`."""
     cbs = list(callbacks)
     if val is not None: cbs.append(Evaluate(*val))
     if progress: cbs.append(ProgressBar())
-    return Trainer(model, opt, X, y, batch_size=batch_size, loss=loss, callbacks=cbs, seed=seed, comm=comm).fit(epochs)
+    return Trainer(model, opt, X, y, batch_size=batch_size, loss=loss, callbacks=cbs, seed=seed, comm=comm,
+                   precision=precision, loss_scale=loss_scale).fit(epochs)
 
 # %% ../nbs/03_training.ipynb #6c60e3d8
 def train_digits_gd(steps: int = 300, lr: float = 0.5, hidden: int = 128, seed: int = 0, progress: bool = True) -> dict:
