@@ -7,8 +7,9 @@ Docs: https://accel-nb.github.io/accel_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['TOUR_STAGES', 'BENCHMARKS', 'format_table', 'markdown_table', 'RunContext', 'stage_backend', 'stage_networks',
            'stage_training', 'stage_rates', 'stage_optimizers', 'stage_parallel', 'stage_distributed',
-           'stage_quantization', 'stage_distillation', 'bench_bandwidth', 'bench_optimizer_steps', 'bench_parallel',
-           'bench_gpu', 'bench_mpi', 'bench_quantization', 'build_parser', 'main']
+           'stage_quantization', 'stage_distillation', 'bench_bandwidth', 'bench_optimizer_steps',
+           'bench_mixed_precision', 'bench_parallel', 'bench_gpu', 'bench_mpi', 'bench_quantization', 'build_parser',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #a3596824
 import argparse
@@ -319,6 +320,13 @@ def bench_optimizer_steps(ctx: RunContext) -> list:
     print(f"(n = {n:,} float32 parameters, {numba.get_num_threads()} numba threads, medians of {ctx.repeat} interleaved runs)")
     return rows
 
+def bench_mixed_precision(ctx: RunContext) -> list:
+    "Chapter 16: the fused unscale + non-finite check of a float16 gradient, and it feeding fused Adam's step, with GB/s."
+    from accel_nb.amp import bench_unscale
+    n = 2_000_000 if ctx.quick else 10_000_000
+    print(f"(n = {n:,} parameters, float16 gradients, medians of {ctx.repeat} interleaved runs)")
+    return bench_unscale(n=n, repeat=ctx.repeat)
+
 def bench_parallel(ctx: RunContext) -> list:
     "Chapter 20: data-parallel step times (logistic gradient 10^6 x 100 float32, digits MLP), 1 process vs worker processes."
     from accel_nb.parallel import bench_data_parallel
@@ -366,6 +374,7 @@ def bench_quantization(ctx: RunContext) -> list:
 
 BENCHMARKS["bandwidth"] = (bench_bandwidth, "cpu")
 BENCHMARKS["optimizer-step"] = (bench_optimizer_steps, "cpu")
+BENCHMARKS["mixed-precision"] = (bench_mixed_precision, "cpu")
 BENCHMARKS["data-parallel"] = (bench_parallel, "cpu")
 BENCHMARKS["mpi"] = (bench_mpi, "cpu")
 BENCHMARKS["quantization"] = (bench_quantization, "cpu")
@@ -462,9 +471,8 @@ def _train(args, raw: list) -> int:
 
 def _train_job(args, raw: list) -> int:
     import json
-    from accel_nb.distributed import OptionError, launch, optimizer_options, run_train
-    from accel_nb.zero import check_sync_args
-    try: optimizer_options(args); check_sync_args(args)   # options that cannot work: refused before MPI starts
+    from accel_nb.distributed import OptionError, check_train_args, launch, run_train
+    try: check_train_args(args)                     # option combinations that cannot work: refused before MPI starts
     except ValueError as e: print(f"accel-nb train: error: {e}", file=sys.stderr); return 2
     if args.ranks == 1:
         from accel_nb.train import LocalComm

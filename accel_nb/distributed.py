@@ -6,8 +6,8 @@ Docs: https://accel-nb.github.io/accel_nb/distributed.html.md"""
 
 # %% auto #0
 __all__ = ['SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPIComm', 'load_shard', 'OptionError', 'add_train_arguments',
-           'optimizer_options', 'run_train', 'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch',
-           'release_stale_segments', 'result_of', 'OPTIMIZERS']
+           'optimizer_options', 'check_train_args', 'precision_options', 'run_train', 'run_bench', 'build_parser',
+           'main', 'mpiexec_path', 'launch', 'release_stale_segments', 'result_of', 'OPTIMIZERS']
 
 # %% ../nbs/30_distributed.ipynb #24874ec1
 import argparse
@@ -202,6 +202,10 @@ def add_train_arguments(p: argparse.ArgumentParser):
     p.add_argument("--warmup-epochs", type=_number(float, low=0), default=0.0, help="linear learning-rate warmup (default: 0)")
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="after warmup (default: constant)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--precision", choices=["float32", "float16", "bfloat16"], default="float32",
+                   help="mixed precision: forward/backward in 16 bits, float32 master weights (default: float32)")
+    p.add_argument("--loss-scale", choices=["auto", "dynamic", "none"], default="auto",
+                   help="float16 loss scaling (default: auto = dynamic for float16, none otherwise)")
     p.add_argument("--seed", type=_number(int, low=0), default=0)
     p.add_argument("--fused", action="store_true", help="fused optimizer kernels (optimizers that have them: SGD, Adam, AdamW)")
     p.add_argument("--checkpoint", type=_output_file, default=None, help="write a checkpoint here after every epoch (rank 0)")
@@ -255,6 +259,25 @@ def _fault_callback(spec: str, rank: int):
             os.kill(os.getpid(), signal.SIGKILL)
     return InjectFault()
 
+def check_train_args(args):
+    """Every cross-option rule of `train`, before MPI starts (so every rank fails alike, at once): the optimizer's own
+    options, the synchronization options, and mixed precision (float32 models only, plain data parallelism only)."""
+    from accel_nb.zero import check_sync_args
+    optimizer_options(args)
+    try: check_sync_args(args)
+    except ValueError as e: raise OptionError(str(e)) from None
+    if getattr(args, "precision", "float32") != "float32":
+        if args.dtype != "float32": raise OptionError(f"--precision {args.precision} keeps float32 master weights: it needs --dtype float32")
+        if args.zero or args.overlap or args.compress != "none":
+            raise OptionError(f"--precision {args.precision} cannot be combined with --zero, --overlap or --compress (not implemented)")
+    elif getattr(args, "loss_scale", "auto") != "auto": raise OptionError("--loss-scale needs --precision float16 or bfloat16")
+
+def precision_options(args) -> dict:
+    "The Trainer's mixed-precision arguments from `--precision` / `--loss-scale` (nothing for a float32 run)."
+    if getattr(args, "precision", "float32") == "float32": return {}
+    ls = getattr(args, "loss_scale", "auto")
+    return {"precision": args.precision, "loss_scale": None if ls == "none" else ls}
+
 def run_train(args, comm) -> dict:
     "Train as `args` say, on this rank's shard, with communicator `comm`; returns a summary (meaningful on rank 0)."
     from accel_nb.nn import MLP
@@ -277,7 +300,8 @@ def run_train(args, comm) -> dict:
     if not args.quiet: callbacks.append(ProgressBar(desc=f"train ({comm.size} rank{'s' if comm.size > 1 else ''})"))
     if args.checkpoint: callbacks.append(Checkpoint(args.checkpoint))
     if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, comm.rank))
-    tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm)
+    tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm,
+                 **precision_options(args))
     prepare_trainer(args, tr)                                   # ZeRO: sharded checkpoints
     if args.resume:
         try: tr.load_checkpoint(args.resume)
@@ -353,8 +377,7 @@ def main(argv=None):
     "Entry point of `python -m accel_nb.distributed`."
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        from accel_nb.zero import check_sync_args
-        try: optimizer_options(args); check_sync_args(args)       # before MPI starts: every rank fails alike, at once
+        try: check_train_args(args)                                 # before MPI starts: every rank fails alike, at once
         except ValueError as e: raise SystemExit(f"python -m accel_nb.distributed train: error: {e}") from None
     with MPIComm() as comm:
         result = (run_train if args.command == "train" else run_bench)(args, comm)
