@@ -558,9 +558,9 @@ def run_train_sync(args, comm) -> dict:
     dtype = np.dtype(args.dtype)
     data = load_shard(args.dataset, comm.rank, comm.size, n_samples=args.n_samples, n_features=args.n_features, seed=args.data_seed, dtype=dtype)
     model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
-    hyper = {"lr": args.lr, **({"momentum": args.momentum} if args.optimizer == "sgd" else {}),
-             **({"fused": args.fused} if args.optimizer != "gd" else {})}
-    opt = __import__("accel_nb.optim", fromlist=["make_optimizer"]).make_optimizer(args.optimizer, model.param_groups(), **hyper)
+    from accel_nb.distributed import optimizer_options
+    from accel_nb.optim import make_optimizer
+    opt = make_optimizer(args.optimizer, model.param_groups(), **optimizer_options(args))   # the options the CLI validated
     train_comm, opt = wrap_training(args, comm, model, opt)
     batch_size = None if args.full_batch else args.batch_size
     steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
