@@ -654,22 +654,25 @@ class ParallelGradient:
         return float(buf[-1] / self.n), (buf[:-1] / self.n).astype(self.dtype)
 
 # %% ../nbs/20_parallel.ipynb #bfb055b9
-def _spmd_fit(comm, make_model, make_opt, X: SharedArray, y: SharedArray, epochs: int, batch_size, seed: int):
+def _spmd_fit(comm, make_model, make_opt, X: SharedArray, y: SharedArray, epochs: int, batch_size, seed: int,
+              precision=None):
     from accel_nb.train import Trainer
     model = make_model()
     opt = make_opt(model.params, model.grads)
     tr = Trainer(model, opt, shard_view(X, comm.rank, comm.size), shard_view(y, comm.rank, comm.size),
-                 batch_size=batch_size, seed=seed, comm=comm)
+                 batch_size=batch_size, seed=seed, comm=comm, **({} if precision is None else {"precision": precision}))
     tr.fit(epochs)
     return (model.params.copy(), tr.history.to_dict()) if comm.rank == 0 else None
 
-def _fit(self: ProcessGroup, make_model, make_opt, X, y, *, epochs: int, batch_size: int | None = None, seed: int = 0):
-    "Data-parallel training: every worker trains on its shard of `X`, `y` with `make_model()` and `make_opt(params, grads)`."
+def _fit(self: ProcessGroup, make_model, make_opt, X, y, *, epochs: int, batch_size: int | None = None, seed: int = 0,
+         precision: str | None = None):
+    """Data-parallel training: every worker trains on its shard of `X`, `y` with `make_model()` and `make_opt(params, grads)`;
+    `precision` ('float16', 'bfloat16') trains in mixed precision, the gradients all-reduced in float32 after unscaling."""
     from accel_nb.train import History
     if len(X) < self.size: raise ValueError(f"X has {len(X)} rows, fewer than the {self.size} workers")
     Xs = X if isinstance(X, SharedArray) else self.share(X)
     ys = y if isinstance(y, SharedArray) else self.share(y)
-    params, hist = self.run(_spmd_fit, make_model, make_opt, Xs, ys, epochs, batch_size, seed)[0]
+    params, hist = self.run(_spmd_fit, make_model, make_opt, Xs, ys, epochs, batch_size, seed, precision)[0]
     return params, History.from_dict(hist)
 
 ProcessGroup.fit = _fit
