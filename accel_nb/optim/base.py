@@ -15,7 +15,7 @@ from ..backend import array_namespace, check_number, to_numpy
 from ..backend import _all_finite
 
 # %% auto #0
-__all__ = ['FUSED_DTYPES', 'OPTIMIZERS', 'NONFINITE', 'NonFiniteGradientError', 'check_fusable_arrays', 'nonnegative', 'positive',
+__all__ = ['OPTIMIZERS', 'NONFINITE', 'NonFiniteGradientError', 'check_fusable_arrays', 'nonnegative', 'positive',
            'unit_interval', 'closed_unit_interval', 'flag', 'Hyper', 'Option', 'nonfinite_mode', 'ParamGroup',
            'Optimizer', 'GD', 'make_optimizer']
 
@@ -83,17 +83,11 @@ def _join(a, b):
     start = (a.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // a.itemsize
     return base.reshape(-1)[start:start + a.size + b.size]
 
-FUSED_DTYPES = ("float32", "float64")
-"The dtypes the fused kernels are compiled for (numba on the CPU, CUDA through CuPy)."
-
 def check_fusable_arrays(opt):
-    "Refuse, when the optimizer is built, arrays the fused kernels cannot take: other dtypes, non-contiguous views."
+    "Refuse, when the optimizer is built, arrays the fused kernels cannot take (`accel_nb.optim.fused.check_fusable`)."
+    from accel_nb.optim.fused import check_fusable
     for i, (p, g) in enumerate(zip(opt.params, opt.grads)):
-        for name, a in ((f"params[{i}]", p), (f"grads[{i}]", g)):
-            if a.dtype.name not in FUSED_DTYPES:
-                raise TypeError(f"{name} has dtype {a.dtype}; fused=True takes {' or '.join(FUSED_DTYPES)} (use fused=False)")
-            if not a.flags.c_contiguous:
-                raise ValueError(f"{name} is not C-contiguous (a strided view); fused=True needs contiguous memory (use fused=False)")
+        check_fusable(p, f"params[{i}]"); check_fusable(g, f"grads[{i}]")
 
 # %% ../../nbs/02b_optimizer.ipynb #24040451
 def nonnegative(name, v): return check_number(v, name, low=0)
