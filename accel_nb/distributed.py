@@ -217,6 +217,8 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     from accel_nb.zero import add_sync_arguments        # --zero, --overlap, --compress (the scale-out chapters)
     add_sync_arguments(p)
+    from accel_nb.pipeline import add_pipeline_arguments   # --pipeline-stages, --micro-batches (the pipeline chapter)
+    add_pipeline_arguments(p)
     return p
 
 # %% ../nbs/30_distributed.ipynb #d375c7a7
@@ -267,6 +269,9 @@ def check_train_args(args):
     optimizer_options(args)
     try: check_sync_args(args)
     except ValueError as e: raise OptionError(str(e)) from None
+    from accel_nb.pipeline import check_pipeline_args
+    try: check_pipeline_args(args)                   # stages x replicas, micro-batches (the pipeline chapter)
+    except ValueError as e: raise OptionError(str(e)) from None
     if getattr(args, "precision", "float32") != "float32":
         if args.dtype != "float32": raise OptionError(f"--precision {args.precision} keeps float32 master weights: it needs --dtype float32")
         if args.zero or args.overlap or args.compress != "none":
@@ -281,6 +286,9 @@ def precision_options(args) -> dict:
 
 def run_train(args, comm) -> dict:
     "Train as `args` say, on this rank's shard, with communicator `comm`; returns a summary (meaningful on rank 0)."
+    if getattr(args, "pipeline_stages", 1) > 1 or getattr(args, "micro_batches", 1) > 1:
+        from accel_nb.pipeline import run_train_pipeline   # stages on the model seam, the same Trainer
+        return run_train_pipeline(args, comm)
     from accel_nb.nn import MLP
     from accel_nb.optim import CosineAnnealingLR, LinearWarmup
     from accel_nb.train import Checkpoint, Evaluate, LRScheduler, ProgressBar, Trainer
