@@ -10,6 +10,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import sys
 import time
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -484,7 +485,8 @@ def check_pipeline_args(args):
     the options not implemented together with a pipeline."""
     S, M = getattr(args, "pipeline_stages", 1), getattr(args, "micro_batches", 1)
     if S == 1 and M == 1: return args
-    ranks = getattr(args, "ranks", None)           # the CLI knows it; under mpiexec run_train_pipeline checks comm.size
+    ranks = getattr(args, "ranks", None)           # the CLI knows it; under mpiexec, MPICH's launcher sets PMI_SIZE
+    if ranks is None and os.environ.get("PMI_SIZE", "").isdigit(): ranks = int(os.environ["PMI_SIZE"])
     if ranks is not None and ranks % S:
         raise ValueError(f"--ranks {ranks} is not a multiple of --pipeline-stages {S}: every data-parallel replica needs {S} ranks")
     layers = len(getattr(args, "hidden", [])) + 1
@@ -497,6 +499,7 @@ def check_pipeline_args(args):
                          f"micro-batches must be a multiple of {R * M}")
     used = [flag for key, flag in PIPELINE_EXCLUSIVE if getattr(args, key, None) not in (None, False, 0, "none")]
     if getattr(args, "precision", "float32") != "float32": used.append(f"--precision {args.precision}")
+    if getattr(args, "tensor_parallel", 1) > 1: used.append(f"--tensor-parallel {args.tensor_parallel}")   # (the tensor-parallel chapter)
     if used: raise ValueError(f"--pipeline-stages/--micro-batches cannot be combined with {', '.join(used)} (not implemented)")
     return args
 
