@@ -217,6 +217,8 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     from accel_nb.zero import add_sync_arguments        # --zero, --overlap, --compress (the scale-out chapters)
     add_sync_arguments(p)
+    from accel_nb.tensor_parallel import add_tp_arguments   # --tensor-parallel (the tensor-parallel chapter)
+    add_tp_arguments(p)
     return p
 
 # %% ../nbs/30_distributed.ipynb #d375c7a7
@@ -267,6 +269,9 @@ def check_train_args(args):
     optimizer_options(args)
     try: check_sync_args(args)
     except ValueError as e: raise OptionError(str(e)) from None
+    from accel_nb.tensor_parallel import check_tp_args   # layouts that cannot work: N % T, hidden % T, unsupported options
+    try: check_tp_args(args)
+    except ValueError as e: raise OptionError(str(e)) from None
     if getattr(args, "precision", "float32") != "float32":
         if args.dtype != "float32": raise OptionError(f"--precision {args.precision} keeps float32 master weights: it needs --dtype float32")
         if args.zero or args.overlap or args.compress != "none":
@@ -281,6 +286,9 @@ def precision_options(args) -> dict:
 
 def run_train(args, comm) -> dict:
     "Train as `args` say, on this rank's shard, with communicator `comm`; returns a summary (meaningful on rank 0)."
+    if getattr(args, "tensor_parallel", 1) > 1:                 # the model seam: a tensor-parallel MLP, same Trainer
+        from accel_nb.tensor_parallel import run_train_tp
+        return run_train_tp(args, comm)
     from accel_nb.nn import MLP
     from accel_nb.optim import CosineAnnealingLR, LinearWarmup
     from accel_nb.train import Checkpoint, Evaluate, LRScheduler, ProgressBar, Trainer
