@@ -92,7 +92,7 @@ def _full_layout(sizes) -> dict:
             out[f"{2 * i}.{name}"] = (o, shape); o += math.prod(shape)
     return out
 
-# %% ../nbs/34_tensor_parallel.ipynb #42ce2f75
+# %% ../nbs/34_tensor_parallel.ipynb #3fe6ed8d
 class TensorParallelMLP(Sequential):
     """This rank's shard of `MLP(sizes, activation)` split over the tensor-parallel group `comm` (Megatron-LM): in each
     block the first Linear holds a block of columns, the second a block of rows, with $f$ and $g$ around them. It is a
@@ -185,7 +185,7 @@ class TensorParallelMLP(Sequential):
         return f"TensorParallelMLP({self.sizes}, rank {self.comm.rank} of {self.comm.size}, {self.n_params:,} parameters here, {self.dtype})\n" + \
             "\n".join(f"  ({i}) {l!r}" for i, l in enumerate(self.layers))
 
-# %% ../nbs/34_tensor_parallel.ipynb #902f5406
+# %% ../nbs/34_tensor_parallel.ipynb #a1693e1e
 class _ThreadGroupState:
     def __init__(self, size, timeout):
         self.size, self.slots, self.result = size, [None] * size, None
@@ -234,7 +234,7 @@ def run_threads(size: int, fn, timeout: float = 120.0) -> list:
     if first is not None: raise first
     return results
 
-# %% ../nbs/34_tensor_parallel.ipynb #7bc0cfda
+# %% ../nbs/34_tensor_parallel.ipynb #77e654e8
 def gamma(n: int, dtype=np.float32) -> float:
     r"Higham's $\gamma_n = nu/(1-nu)$, $u$ the unit roundoff of `dtype`: the relative error bound of a sum of $n+1$ terms (in any order) or a dot product of length $n$."
     u = float(np.finfo(dtype).eps) / 2
@@ -256,7 +256,7 @@ def forward_error_bound(model: Sequential, X) -> tuple:
         else: raise TypeError(f"forward_error_bound handles Linear, ReLU and Tanh layers, got {type(layer).__name__}")
     return x, E
 
-# %% ../nbs/34_tensor_parallel.ipynb #68032427
+# %% ../nbs/34_tensor_parallel.ipynb #8adab226
 def tensor_parallel_collectives(sizes, batch: int, ranks: int, itemsize: int = 4) -> list:
     """The collectives one training step of `TensorParallelMLP(sizes)` makes on its tensor-parallel group, in order:
     `('allreduce', bytes)` for each block's $g$ (forward, batch x the block's output width), then each block's $f$ in the
@@ -283,7 +283,7 @@ def mlp_params(sizes) -> int:
     "Parameters of `MLP(sizes)`: weights and biases."
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
-# %% ../nbs/34_tensor_parallel.ipynb #703b51ae
+# %% ../nbs/34_tensor_parallel.ipynb #a3320324
 def tensor_parallel_groups(comm, tp: int) -> tuple:
     """Collective: split `comm`'s N ranks into N/tp tensor-parallel groups of `tp` consecutive ranks, and tp data-parallel
     groups of the ranks that hold the same shard (world rank r: tensor-parallel rank r % tp, data-parallel rank r // tp).
@@ -294,7 +294,7 @@ def tensor_parallel_groups(comm, tp: int) -> tuple:
     dp_comm = comm.split(comm.rank % T, comm.rank)
     return tp_comm, dp_comm
 
-# %% ../nbs/34_tensor_parallel.ipynb #daf34c11
+# %% ../nbs/34_tensor_parallel.ipynb #fec3c281
 _TP_EXCLUSIVE = {"zero": "--zero", "overlap": "--overlap", "checkpoint": "--checkpoint", "resume": "--resume"}
 
 def add_tp_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -326,7 +326,7 @@ def check_tp_args(args, ranks: int | None = None):
                          "whole layer's norm, and a tensor-parallel rank holds a slice of the layer (not implemented)")
     return args
 
-# %% ../nbs/34_tensor_parallel.ipynb #58a114d7
+# %% ../nbs/34_tensor_parallel.ipynb #9405da2b
 def run_train_tp(args, comm) -> dict:
     """`train` with `--tensor-parallel T` on the N ranks of `comm`: N/T data-parallel replicas of a `TensorParallelMLP`
     split over T ranks each, trained by the same `Trainer` (its communicator: the data-parallel group)."""
@@ -360,7 +360,7 @@ def run_train_tp(args, comm) -> dict:
             "test_acc": test["accuracy"], "shard_rows": len(data["X"]), "n_params": int(full.size),
             "param_bytes_per_rank": int(model.params.nbytes)}
 
-# %% ../nbs/34_tensor_parallel.ipynb #a8faa5b2
+# %% ../nbs/34_tensor_parallel.ipynb #f9840247
 def run_equal(args, comm) -> dict:
     """Rank program: a `TensorParallelMLP` over groups of `args.tp` ranks (x N/tp data-parallel replicas) against the
     single-process MLP on rank 0: forward outputs, gradients and a full-batch training trajectory; bytes per rank and
@@ -415,5 +415,5 @@ def main(argv=None):
         result = {"equal": run_equal}[args.command](args, comm)
         if comm.rank == 0: print("RESULT " + json.dumps(result), flush=True)
 
-# %% ../nbs/34_tensor_parallel.ipynb #7e2bdbc0
+# %% ../nbs/34_tensor_parallel.ipynb #fcb87303
 if __name__ == "__main__" and not IN_NOTEBOOK and "__file__" in globals(): main()   # never in a notebook kernel
