@@ -17,7 +17,7 @@ import time
 import numpy as np
 from fastcore.imports import IN_NOTEBOOK
 
-from .backend import DEFAULT_DTYPE, check_number
+from .backend import DEFAULT_DTYPE, array_namespace, check_number
 from .nn import ACTIVATIONS, MLP, Linear, Module, Sequential
 from .zero import CountingComm, collective_bytes, collective_time
 
@@ -25,7 +25,7 @@ from .zero import CountingComm, collective_bytes, collective_time
 __all__ = ['CopyToTensorParallel', 'ReduceFromTensorParallel', 'Bias', 'tensor_parallel_plan', 'TensorParallelMLP', 'ThreadComm',
            'run_threads', 'gamma', 'forward_error_bound', 'tensor_parallel_collectives', 'step_bytes', 'step_time',
            'data_parallel_collectives', 'mlp_params', 'tensor_parallel_groups', 'add_tp_arguments', 'check_tp_args',
-           'run_train_tp', 'run_equal', 'build_parser', 'main']
+           'run_train_tp', 'run_equal', 'run_step_bench', 'build_parser', 'main']
 
 # %% ../nbs/34_tensor_parallel.ipynb #1363544d
 class CopyToTensorParallel(Module):
@@ -38,7 +38,9 @@ class CopyToTensorParallel(Module):
         self.comm, self.reduce_backward = comm, bool(reduce_backward)
     def forward(self, x): return x
     def backward(self, dy):
-        if self.reduce_backward and self.comm.size > 1: self.comm.allreduce(np.ascontiguousarray(dy))
+        if self.reduce_backward and self.comm.size > 1:
+            dy = array_namespace(dy).ascontiguousarray(dy)
+            self.comm.allreduce(dy)
         return dy
     def spec(self): return {"type": "CopyToTensorParallel", "reduce_backward": self.reduce_backward}
 
@@ -49,7 +51,7 @@ class ReduceFromTensorParallel(Module):
         super().__init__()
         self.comm = comm
     def forward(self, x):
-        x = np.ascontiguousarray(x)
+        x = array_namespace(x).ascontiguousarray(x)
         if self.comm.size > 1: self.comm.allreduce(x)
         return x
     def backward(self, dy): return dy
@@ -397,6 +399,30 @@ def run_equal(args, comm) -> dict:
     out["bytes"] = sb.tolist()
     return out
 
+def run_step_bench(args, comm) -> dict:
+    """Rank program: median times of one training step's `loss_and_grad` for the block `[d, 4d, d]` (float32, batch `n`):
+    one process (rank 0 alone, the others waiting), the tensor-parallel model over all ranks, and its one all-reduce
+    alone; interleaved rounds."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+    d, n = args.width, args.batch
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, d, n)
+    full = MLP([d, 4 * d, d], dtype=np.float32, seed=0)
+    model = TensorParallelMLP.from_full(full, comm)
+    buf = np.ones(n * d, np.float32)
+    def timed(fn):
+        comm.barrier(); t0 = time.perf_counter(); fn(); comm.barrier(); return time.perf_counter() - t0
+    one = lambda: full.loss_and_grad(X, y) if comm.rank == 0 else None
+    t = {"one process": [], "tensor parallel": [], "its all-reduce alone": []}
+    for _ in range(2): one(); model.loss_and_grad(X, y); comm.allreduce(buf)           # warm-up
+    for _ in range(args.rounds):
+        t["one process"].append(timed(one)); t["tensor parallel"].append(timed(lambda: model.loss_and_grad(X, y)))
+        t["its all-reduce alone"].append(timed(lambda: comm.allreduce(buf)))
+    med = {k: float(np.median(v)) for k, v in t.items()}
+    return {"ranks": comm.size, "d": d, "n": n, "ms": {k: v * 1e3 for k, v in med.items()}, "allreduce_bytes": int(buf.nbytes),
+            "speedup": med["one process"] / med["tensor parallel"], "gflop": 6 * n * d * 4 * d * 2 / 1e9}
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m accel_nb.tensor_parallel", description="Rank programs of the tensor-parallel chapter; run under mpiexec.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -405,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=200); e.add_argument("--steps", type=int, default=30)
     e.add_argument("--optimizer", choices=["sgd", "adam"], default="adam"); e.add_argument("--dtype", default="float64")
     e.add_argument("--seed", type=int, default=0)
+    b = sub.add_parser("steps", help="time one step: one process, tensor parallel, its all-reduce")
+    b.add_argument("--width", type=int, default=512); b.add_argument("--batch", type=int, default=256)
+    b.add_argument("--rounds", type=int, default=7)
     return p
 
 def main(argv=None):
@@ -412,7 +441,7 @@ def main(argv=None):
     from accel_nb.distributed import MPIComm
     args = build_parser().parse_args(argv)
     with MPIComm() as comm:
-        result = {"equal": run_equal}[args.command](args, comm)
+        result = {"equal": run_equal, "steps": run_step_bench}[args.command](args, comm)
         if comm.rank == 0: print("RESULT " + json.dumps(result), flush=True)
 
 # %% ../nbs/34_tensor_parallel.ipynb #fcb87303
