@@ -378,7 +378,7 @@ def run_equal(args, comm) -> dict:
     opts = {"sgd": dict(lr=0.05, momentum=0.9), "adam": dict(lr=1e-2)}[args.optimizer]
     full = MLP(sizes, dtype=dtype, seed=args.seed)
     model = TensorParallelMLP.from_full(full, counting)
-    out = {"ranks": comm.size, "tp": tp.size, "dp": dp.size, "sizes": sizes, "dtype": dtype.name}
+    out = {"ranks": comm.size, "tp": tp.size, "dp": dp.size, "sizes": sizes, "dtype": dtype.name, "n": args.n}
     logits = model.forward(X).copy()                       # the whole data set on every group: one forward, one backward
     counting.reset(); model.loss_and_grad(X, y); out["collectives"] = list(counting.log)   # one step's tensor-parallel traffic
     grads = model.gather_grads()
