@@ -351,9 +351,9 @@ def run_bench(args, comm) -> dict:
         comm.barrier()
         b1 = rmw_bandwidth(Xall.nbytes) if comm.rank == 0 else 0.0
         comm.barrier()
-        total = np.array([rmw_bandwidth(X.nbytes)])
+        total = np.array([b1, rmw_bandwidth(X.nbytes)])      # rank 0's B_1 reaches every rank with the sum of the rates
         comm.allreduce(total)
-        return b1, float(total[0])
+        return float(total[0]), float(total[1])
     def stream_fraction():
         "Rank 0: the share of one core's full-data gradient spent in its two passes over X (X @ w and r @ X)."
         if comm.rank != 0: return 0.0

@@ -7,6 +7,7 @@ Docs: https://accel-nb.github.io/accel_nb/speedup.html.md"""
 # %% ../nbs/20c_speedup.ipynb #f2a22825
 from __future__ import annotations  # the docs' signatures then name `Class`, not `__main__.Class`
 import contextlib
+import glob
 import os
 import time
 
@@ -16,7 +17,8 @@ from .backend import check_number, compare, rmw_bandwidth
 from .parallel import ProcessGroup, shard_view
 
 # %% auto #0
-__all__ = ['bandwidth_bound', 'speedup_model', 'speedup_with_sync', 'bench_speedup', 'bench_baselines', 'bench_data_parallel']
+__all__ = ['bandwidth_bound', 'speedup_model', 'speedup_with_sync', 'last_level_cache_bytes', 'bench_speedup', 'bench_baselines',
+           'bench_data_parallel']
 
 # %% ../nbs/20c_speedup.ipynb #756c9105
 def bandwidth_bound(P: int, B_P: float, B_1: float, cores: int | None = None) -> float:
@@ -122,6 +124,16 @@ def _one_rank_steps(comm, X, y, flag, steps: int, warmup: int = 1, busy: bool = 
     return times
 
 # %% ../nbs/20c_speedup.ipynb #32797ee4
+def last_level_cache_bytes() -> int | None:
+    "Size of this machine's largest CPU cache in bytes (Linux sysfs), or None where it cannot be read."
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try: text = open(path).read().strip()
+        except OSError: continue
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:].upper(), 1)
+        sizes.append(int(text.rstrip("KMGkmg")) * unit)
+    return max(sizes) if sizes else None
+
 def _logistic_data(n: int, d: int, seed: int):
     from accel_nb.data import make_classification
     X, y = make_classification(n, d, seed=seed)
