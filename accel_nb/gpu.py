@@ -338,6 +338,14 @@ class StandInDevice:
     def reset(self):
         "Zero the transfer counts."
         self.transfers.update(h2d=0, d2h=0)
+    def put(self, x):
+        """`x` on this device: an array copied in (one host->device transfer), or a model (`Sequential`) whose two flat
+        buffers are copied in and its layers' views rebound (two transfers), as `model.to("gpu")` does with CuPy."""
+        if not hasattr(x, "_bind"): return self.asarray(x)
+        x.params, x.grads = self.asarray(x.params), self.asarray(x.grads)
+        for layer in x.layers: layer.__dict__.pop("x", None); layer.__dict__.pop("y", None)
+        x._bind()
+        return x
     def _count(self, kind: str): self.transfers[kind] += 1
     def _wrap(self, a): return StandInArray(a, self)
     # host data coming in

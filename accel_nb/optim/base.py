@@ -317,10 +317,11 @@ def _settle(self: Optimizer) -> int:
     first = self.t - ok.size + 1 + int(np.argmin(ok))
     self.t -= bad; self.skipped += bad
     if self.nonfinite == "raise":
+        more = f" and at {bad - 1} later step(s)" if bad > 1 else ""
         raise NonFiniteGradientError(f"the gradient contains NaN or Inf (or was not proven finite on the device) at step "
-                                     f"{first}, and at {bad - 1} later step(s) of the {ok.size} since the last check; those "
-                                     "steps were skipped on the device and left the parameters and optimizer state unchanged "
-                                     "(pass nonfinite='skip' to skip such steps)")
+                                     f"{first}{more} of the {ok.size} since the last check; on the device such steps are "
+                                     "skipped: they left the parameters and optimizer state unchanged "
+                                     "(pass nonfinite='skip' to skip such steps and go on)")
     return bad
 
 def _step_group(self: Optimizer, group, states: list):
