@@ -140,6 +140,10 @@ class CrossEntropy:
         return loss, d
     def __repr__(self): return "CrossEntropy()"
 
+def _takes_flags(loss) -> bool:
+    "Whether `loss` is called as `CrossEntropy` itself is, flags included (a subclass may override `__call__` without them)."
+    return isinstance(loss, CrossEntropy) and type(loss).__call__ is CrossEntropy.__call__
+
 # %% ../nbs/02_nn.ipynb #0f8bdf43
 class Segment(NamedTuple):
     "One named tensor of a model: elements `start:stop` of the flat buffers, reshaped to `shape`."
@@ -244,10 +248,10 @@ def _backward(self: Sequential, dy):
 
 def _loss_and_grad(self: Sequential, X, y, loss=None, *, check_labels: bool = True, sync: bool = True) -> float:
     """Forward `X`, compute `loss(logits, y)` (default cross-entropy), backpropagate into `self.grads`; returns the loss.
-    With a `CrossEntropy` loss, `check_labels=False` trusts the labels and `sync=False` leaves the loss on the device
+    With a `CrossEntropy` loss (not a subclass that overrides its call), `check_labels=False` trusts the labels and `sync=False` leaves the loss on the device
     (see `CrossEntropy`): what a training loop that checked its labels once passes, to stay off the bus."""
     loss = loss or CrossEntropy()
-    flags = {"check_labels": check_labels, "sync": sync} if isinstance(loss, CrossEntropy) else {}
+    flags = {"check_labels": check_labels, "sync": sync} if _takes_flags(loss) else {}
     value, dlogits = loss(self.forward(X), y, **flags)
     self.backward(dlogits)
     return value
@@ -272,7 +276,7 @@ def _evaluate(self: Sequential, X, y, loss=None, batch_size: int = 4096, *, chec
     `check_labels=False` skips the labels' range check (for a caller that checked them once)."""
     logits = self.predict_logits(X, batch_size)
     loss = loss or CrossEntropy()
-    ce = isinstance(loss, CrossEntropy)
+    ce = _takes_flags(loss)
     value, _ = loss(logits, y, check_labels=check_labels, sync=False) if ce else loss(logits, y)
     accuracy = (logits.argmax(axis=1) == y).mean()
     xp = array_namespace(logits)
