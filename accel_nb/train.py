@@ -369,7 +369,8 @@ def _train_step(self: Trainer, idx) -> float:
     """Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step. The
     gradient's verdict travels with it: the backward pass's bound (`model.grads_finite`), combined across ranks in the
     same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`).
-    With a mixed-precision policy the verdict comes from its unscale pass, and a loss scaler skips non-finite steps."""
+    With a mixed-precision policy the verdict comes from its unscale pass, and a loss scaler skips non-finite steps.
+    Returns the loss: a float, or on a device a 0-d device array (the loop reads an epoch's losses back at its end)."""
     if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # host indices: to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
     b, amp, bad = xb.shape[0], self.amp, False
