@@ -14,7 +14,9 @@ class Callback:
     def on_fit_begin(self, trainer): pass
     def on_before_step(self, trainer):
         """The gradient of this step is in `trainer.model.grads` (all-reduced); the optimizer has not run yet. A callback
-        that changes the gradient sets `trainer.grads_finite` (True, False, or None to let the optimizer check it)."""
+        that changes the gradient sets `trainer.grads_finite` (True, False, or None to let the optimizer check it). On a
+        device the backward's verdict arrives as a 0-d boolean array there (reading it would be a sync): leave it, or
+        replace it by your own verdict."""
     def on_step_end(self, trainer): pass
     def on_epoch_end(self, trainer): pass
     def on_fit_end(self, trainer): pass

@@ -217,6 +217,8 @@ def add_train_arguments(p: argparse.ArgumentParser):
                    help="testing: make RANK fail after STEP steps; MODE is raise, exit or kill")
     from accel_nb.zero import add_sync_arguments        # --zero, --overlap, --compress (the scale-out chapters)
     add_sync_arguments(p)
+    from accel_nb.tensor_parallel import add_tp_arguments   # --tensor-parallel (the tensor-parallel chapter)
+    add_tp_arguments(p)
     from accel_nb.pipeline import add_pipeline_arguments   # --pipeline-stages, --micro-batches (the pipeline chapter)
     add_pipeline_arguments(p)
     return p
@@ -269,6 +271,9 @@ def check_train_args(args):
     optimizer_options(args)
     try: check_sync_args(args)
     except ValueError as e: raise OptionError(str(e)) from None
+    from accel_nb.tensor_parallel import check_tp_args   # layouts that cannot work: N % T, hidden % T, unsupported options
+    try: check_tp_args(args)
+    except ValueError as e: raise OptionError(str(e)) from None
     from accel_nb.pipeline import check_pipeline_args
     try: check_pipeline_args(args)                   # stages x replicas, micro-batches (the pipeline chapter)
     except ValueError as e: raise OptionError(str(e)) from None
@@ -286,6 +291,9 @@ def precision_options(args) -> dict:
 
 def run_train(args, comm) -> dict:
     "Train as `args` say, on this rank's shard, with communicator `comm`; returns a summary (meaningful on rank 0)."
+    if getattr(args, "tensor_parallel", 1) > 1:                 # the model seam: a tensor-parallel MLP, same Trainer
+        from accel_nb.tensor_parallel import run_train_tp
+        return run_train_tp(args, comm)
     if getattr(args, "pipeline_stages", 1) > 1 or getattr(args, "micro_batches", 1) > 1:
         from accel_nb.pipeline import run_train_pipeline   # stages on the model seam, the same Trainer
         return run_train_pipeline(args, comm)
@@ -330,7 +338,9 @@ def run_bench(args, comm) -> dict:
     "All-reduce and data-parallel step timings inside an MPI job; returns the measurements (rank 0's)."
     from threadpoolctl import threadpool_limits
     from accel_nb.data import make_classification
+    from accel_nb.backend import compare, rmw_bandwidth
     from accel_nb.problems import logistic_loss_grad
+    from accel_nb.speedup import bandwidth_bound, speedup_model
     threadpool_limits(1)
     sizes = [10**4, 10**5, 10**6] + ([] if args.quick else [10**7])
     n, d = (200_000 if args.quick else 1_000_000), 100
@@ -352,24 +362,51 @@ def run_bench(args, comm) -> dict:
         loss, g = logistic_loss_grad(w, X, y, reduction="sum"); buf[:-1] = g; buf[-1] = loss
     def step():
         compute(); comm.allreduce(buf)
+    def stream_rates():
+        "(B_1, B_P): the bandwidth ceiling of rank 0 alone over all of X (the others waiting), then of every rank over its shard at once."
+        comm.barrier()
+        b1 = rmw_bandwidth(Xall.nbytes) if comm.rank == 0 else 0.0
+        comm.barrier()
+        total = np.array([b1, rmw_bandwidth(X.nbytes)])      # rank 0's B_1 reaches every rank with the sum of the rates
+        comm.allreduce(total)
+        return float(total[0]), float(total[1])
+    def stream_fraction():
+        "Rank 0: the share of one core's full-data gradient spent in its two passes over X (X @ w and r @ X)."
+        if comm.rank != 0: return 0.0
+        r = (Xall @ w).astype(np.float32)
+        tp = compare({"gradient": lambda: logistic_loss_grad(w, Xall, yall, reduction="sum"),
+                      "X @ w": lambda: Xall @ w, "r @ X": lambda: r @ Xall}, repeat=3)
+        return min(1.0, (tp["X @ w"].median + tp["r @ X"].median) / tp["gradient"].median)
+    rates, fractions = [], []
+    waiting = np.zeros(2)                          # the waiting ranks' CPU and wall seconds while rank 0 runs alone
     for s in sizes: comm.allreduce(bufs[s])                    # warm-up: connections, buffers
     compute(); comm.allreduce(buf)
     for _ in range(rounds):
         for s in sizes:
             t_ar[s] += [timed(lambda: comm.allreduce(bufs[s])) for _ in range(reps)]
             t_step_n[s] += [timed(lambda: (compute(), comm.allreduce(bufs[s]))) for _ in range(reps)]   # as if the model had s parameters
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         t["one process (full data)"] += [timed(lambda: logistic_loss_grad(w, Xall, yall, reduction="sum") if comm.rank == 0 else None) for _ in range(reps)]
+        if comm.rank != 0: waiting += np.array([time.process_time() - cpu0, time.perf_counter() - wall0])
         t["compute (shard gradient)"] += [timed(lambda: (compute(), comm.barrier())) for _ in range(reps)]
         t["all-reduce (101 values)"] += [timed(lambda: comm.allreduce(buf)) for _ in range(reps)]
         t["step (compute + all-reduce)"] += [timed(step) for _ in range(reps)]
+        rates.append(stream_rates()); fractions.append(stream_fraction())
     med = {k: float(np.median(v)) for k, v in t.items()}
     ar = [{"elements": s, "MB": 4 * s / 1e6, "ms": float(np.median(v)) * 1e3,
            "bus GB/s": bus_bandwidth(4 * s, comm.size, float(np.median(v))) / 1e9,
            "step ms (shard gradient + this all-reduce)": float(np.median(t_step_n[s])) * 1e3} for s, v in t_ar.items()]
     overhead = med["step (compute + all-reduce)"] - med["compute (shard gradient)"] - med["all-reduce (101 values)"]
+    B_1, B_P = (float(np.median([r[k] for r in rates])) for k in (0, 1))
+    comm.allreduce(waiting)
+    f, cores = float(np.median(fractions)), os.cpu_count() or 1
+    model = {"B_1 GB/s": B_1 / 1e9, "B_P GB/s": B_P / 1e9, "B_P/B_1": B_P / B_1, "stream fraction f": f,
+             "bound min(P,B_P/B_1)": bandwidth_bound(comm.size, B_P, B_1, cores),
+             "model S(P)": speedup_model(comm.size, f, B_P, B_1, cores)}
     return {"ranks": comm.size, "n": n, "d": d, "allreduce": ar, "step": med,
+            "waiting_cpu_fraction": float(waiting[0] / waiting[1]) if waiting[1] > 0 else None,
             "overhead_fraction": overhead / med["step (compute + all-reduce)"],
-            "speedup": med["one process (full data)"] / med["step (compute + all-reduce)"]}
+            "speedup": med["one process (full data)"] / med["step (compute + all-reduce)"], "model": model}
 
 # %% ../nbs/30_distributed.ipynb #3bcc213d
 def build_parser() -> argparse.ArgumentParser:

@@ -170,13 +170,13 @@ NVRTC_ARCHS = ("80", "90")
 
 def elementwise_source(kernel, dtype, array_inputs=("g",), index_32_bits: bool = True) -> str:
     """The CUDA source CuPy generates for ElementwiseKernel `kernel` called on 1-D contiguous arrays of `dtype` (the
-    inputs named in `array_inputs` are arrays, the others scalars), from CuPy's own generator: no GPU needed.
-    Uses CuPy internals (`cupy._core._kernel`), checked against CuPy 14."""
+    inputs named in `array_inputs` are arrays, `raw` inputs 1-D arrays of their own type, the others scalars), from
+    CuPy's own generator: no GPU needed. Uses CuPy internals (`cupy._core._kernel`), checked against CuPy 14."""
     import cupy
     from cupy._core import _carray, _kernel, _scalar, core
     NDARRAY, INDEXER, SCALAR = 1, 2, 3                              # enum _ArgKind in cupy/_core/_kernel.pxd
     t = np.dtype(dtype).type
-    ins = tuple(t if p.name in array_inputs else None for p in kernel.in_params)
+    ins = tuple(p.dtype.type if p.raw else t if p.name in array_inputs else None for p in kernel.in_params)
     in_types, out_types, type_map = kernel._decide_params_type(ins, tuple(t for _ in kernel.out_params))
     def arr(ty): return _kernel._ArgInfo(NDARRAY, cupy.ndarray, ty, 1, True, index_32_bits)
     infos = [arr(ty) if a is not None else _kernel._ArgInfo(SCALAR, _scalar.CScalar, ty, 0, True, True)
@@ -338,6 +338,14 @@ class StandInDevice:
     def reset(self):
         "Zero the transfer counts."
         self.transfers.update(h2d=0, d2h=0)
+    def put(self, x):
+        """`x` on this device: an array copied in (one host->device transfer), or a model (`Sequential`) whose two flat
+        buffers are copied in and its layers' views rebound (two transfers), as `model.to("gpu")` does with CuPy."""
+        if not hasattr(x, "_bind"): return self.asarray(x)
+        x.params, x.grads = self.asarray(x.params), self.asarray(x.grads)
+        for layer in x.layers: layer.__dict__.pop("x", None); layer.__dict__.pop("y", None)
+        x._bind()
+        return x
     def _count(self, kind: str): self.transfers[kind] += 1
     def _wrap(self, a): return StandInArray(a, self)
     # host data coming in

@@ -35,15 +35,20 @@ class Module:
 INITS = ("he", "glorot")
 
 def _absmax(a) -> float:
-    "max |a| in two reductions without a temporary array; NaN when `a` holds a NaN."
-    return float(max(a.max(), -a.min()))
+    """max |a| in two reductions without a temporary array; NaN when `a` holds a NaN. On a device, a 0-d float64 array
+    that stays there (reading it back would stall the device once per call)."""
+    xp = array_namespace(a)
+    if xp is np: return float(max(a.max(), -a.min()))
+    return xp.maximum(a.max(), -a.min()).astype(xp.float64)
 
 def grad_bound(x, dy) -> float:
     r"""An upper bound on every entry of $X^\top G$ and of $G^\top 1$: $N \max|X| \max|G|$ (and $N\max|G|$). Any partial sum
     of the matrix product is below it, so if it is finite and below the dtype's largest value, no entry can be NaN or Inf.
-    Costs a read of X and G (N x width), not of the N-independent weight gradient."""
-    n, mg = x.shape[0], _absmax(dy)
-    return n * mg * max(_absmax(x), 1.0)
+    Costs a read of X and G (N x width), not of the N-independent weight gradient. A float on the CPU; on a device, a
+    0-d float64 device array (no host round-trip)."""
+    xp, n, mg = array_namespace(dy), x.shape[0], _absmax(dy)
+    if xp is np: return n * mg * max(_absmax(x), 1.0)
+    return n * mg * xp.maximum(_absmax(x), 1.0)
 
 class Linear(Module):
     "Affine layer `y = x @ W + b`, W of shape (in_features, out_features); He or Glorot initialization."
@@ -113,20 +118,31 @@ def check_labels(y, n: int, n_classes: int, name: str = "y"):
         raise ValueError(f"{name} must hold class indices in [0, {n_classes}), got values in [{int(y.min())}, {int(y.max())}]")
     return y
 
+_check_label_values = check_labels   # the function, under a name the loss's `check_labels` flag does not hide
+
 class CrossEntropy:
-    "Mean softmax cross-entropy of logits (N x C) against integer labels; call returns `(loss, dloss/dlogits)`."
-    def __call__(self, logits, y):
-        check_labels(y, logits.shape[0], logits.shape[1])
-        xp = array_namespace(logits)
+    """Mean softmax cross-entropy of logits (N x C) against integer labels; call returns `(loss, dloss/dlogits)`.
+    Two switches for a caller that knows more, such as the trainer: `check_labels=False` skips the range check of the
+    labels (the caller checked every label once; the check reads two values back from a device), and `sync=False`
+    leaves the loss on the device as a 0-d float64 array instead of reading it back (on the CPU it is a float either way)."""
+    def __call__(self, logits, y, *, check_labels: bool = True, sync: bool = True):
         n = logits.shape[0]
+        if check_labels: _check_label_values(y, n, logits.shape[1])
+        else: check_array(y, "y", shape=(n,), kind="i")      # shape and dtype: no values read
+        xp = array_namespace(logits)
         lsm = log_softmax(logits)
         rows = xp.arange(n)
-        loss = -float(lsm[rows, y].sum(dtype=xp.float64)) / n
+        total = lsm[rows, y].sum(dtype=xp.float64)
+        loss = -float(total) / n if sync or xp is np else -total / n
         d = xp.exp(lsm)
         d[rows, y] -= 1
         d /= n
         return loss, d
     def __repr__(self): return "CrossEntropy()"
+
+def _takes_flags(loss) -> bool:
+    "Whether `loss` is called as `CrossEntropy` itself is, flags included (a subclass may override `__call__` without them)."
+    return isinstance(loss, CrossEntropy) and type(loss).__call__ is CrossEntropy.__call__
 
 # %% ../nbs/02_nn.ipynb #0f8bdf43
 class Segment(NamedTuple):
@@ -220,13 +236,23 @@ def _backward(self: Sequential, dy):
         dy = layer.backward(dy)
     limit = float(np.finfo(self.dtype).max) / 4                 # room for rounding and for a sum over a few ranks
     bounds = [l.grad_bound for l in self.layers if l.param_shapes()]
-    self.grad_bound = max(bounds, default=0.0)                  # every gradient entry is at most this in magnitude
-    self.grads_finite = True if self.grad_bound < limit else None   # NaN < limit is False: then unknown
+    xp = array_namespace(self.grads)
+    if xp is np:
+        self.grad_bound = max(bounds, default=0.0)              # every gradient entry is at most this in magnitude
+        self.grads_finite = True if self.grad_bound < limit else None   # NaN < limit is False: then unknown
+    else:                                                       # on a device the bound and verdict stay there:
+        bound = xp.zeros((), dtype=xp.float64)                  # 0-d arrays, no host round-trip
+        for b in bounds: bound = xp.maximum(bound, b)           # NaN propagates
+        self.grad_bound, self.grads_finite = bound, bound < limit   # True: finite for sure; False: not proven
     return dy
 
-def _loss_and_grad(self: Sequential, X, y, loss=None) -> float:
-    "Forward `X`, compute `loss(logits, y)` (default cross-entropy), backpropagate into `self.grads`; returns the loss."
-    value, dlogits = (loss or CrossEntropy())(self.forward(X), y)
+def _loss_and_grad(self: Sequential, X, y, loss=None, *, check_labels: bool = True, sync: bool = True) -> float:
+    """Forward `X`, compute `loss(logits, y)` (default cross-entropy), backpropagate into `self.grads`; returns the loss.
+    With a `CrossEntropy` loss (not a subclass that overrides its call), `check_labels=False` trusts the labels and `sync=False` leaves the loss on the device
+    (see `CrossEntropy`): what a training loop that checked its labels once passes, to stay off the bus."""
+    loss = loss or CrossEntropy()
+    flags = {"check_labels": check_labels, "sync": sync} if _takes_flags(loss) else {}
+    value, dlogits = loss(self.forward(X), y, **flags)
     self.backward(dlogits)
     return value
 
@@ -245,11 +271,18 @@ def _predict(self: Sequential, X, batch_size: int = 4096):
     "Predicted class of every row of `X`."
     return self.predict_logits(X, batch_size).argmax(axis=1)
 
-def _evaluate(self: Sequential, X, y, loss=None, batch_size: int = 4096) -> dict:
-    "`{'loss': mean loss, 'accuracy': fraction correct}` on `X`, `y`."
+def _evaluate(self: Sequential, X, y, loss=None, batch_size: int = 4096, *, check_labels: bool = True) -> dict:
+    """`{'loss': mean loss, 'accuracy': fraction correct}` on `X`, `y`. On a device both come back in one transfer;
+    `check_labels=False` skips the labels' range check (for a caller that checked them once)."""
     logits = self.predict_logits(X, batch_size)
-    value, _ = (loss or CrossEntropy())(logits, y)
-    return {"loss": value, "accuracy": float((logits.argmax(axis=1) == y).mean())}
+    loss = loss or CrossEntropy()
+    ce = _takes_flags(loss)
+    value, _ = loss(logits, y, check_labels=check_labels, sync=False) if ce else loss(logits, y)
+    accuracy = (logits.argmax(axis=1) == y).mean()
+    xp = array_namespace(logits)
+    if xp is np or not ce: return {"loss": value, "accuracy": float(accuracy)}
+    value, accuracy = to_numpy(xp.stack([value, accuracy.astype(xp.float64)])).tolist()   # one device -> host copy
+    return {"loss": value, "accuracy": accuracy}
 
 Sequential.predict_logits, Sequential.predict, Sequential.evaluate = _predict_logits, _predict, _evaluate
 

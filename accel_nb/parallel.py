@@ -1,4 +1,4 @@
-"""The gradient of a sum is the sum of the gradients: shard the data over dedicated worker processes, keep shards and buffers in shared memory, all-reduce, and measure what two cores really buy.
+"""The gradient of a sum is the sum of the gradients: shard the data over dedicated worker processes, keep shards and buffers in shared memory, all-reduce, and prove the parallel gradient and training loop equal to one process's.
 
 Docs: https://accel-nb.github.io/accel_nb/parallel.html.md"""
 
@@ -29,7 +29,7 @@ from .backend import check_array, check_number
 
 # %% auto #0
 __all__ = ['SHM_DIR', 'shard_range', 'ShmSpaceError', 'shm_space', 'SharedArray', 'shard_view', 'CollectiveError', 'ShmComm',
-           'WorkerError', 'ProcessGroup', 'ParallelGradient', 'bench_data_parallel']
+           'WorkerError', 'ProcessGroup', 'ParallelGradient']
 
 # %% ../nbs/20_parallel.ipynb #a68a3ea2
 def shard_range(n: int, rank: int, size: int) -> tuple:
@@ -678,85 +678,12 @@ def _fit(self: ProcessGroup, make_model, make_opt, X, y, *, epochs: int, batch_s
 
 ProcessGroup.fit = _fit
 
-# %% ../nbs/20_parallel.ipynb #c635e692
-def _time_logistic_steps(comm, X, y, steps: int, warmup: int = 2) -> list:
-    "Time `steps` data-parallel logistic-regression gradient steps (shard gradient + all-reduce) on this rank."
-    from accel_nb.problems import logistic_loss_grad
-    Xs, ys = shard_view(X, comm.rank, comm.size), shard_view(y, comm.rank, comm.size)
-    w = np.full(Xs.shape[1], 0.01, Xs.dtype)
-    buf = np.empty(Xs.shape[1] + 1)
-    times = []
-    for i in range(warmup + steps):
-        comm.barrier()
-        t0 = time.perf_counter()
-        loss, g = logistic_loss_grad(w, Xs, ys, reduction="sum")
-        buf[:-1] = g; buf[-1] = loss
-        comm.allreduce(buf)
-        if i >= warmup: times.append(time.perf_counter() - t0)
-    return times
+# %% ../nbs/20_parallel.ipynb #dca1f07c
+_MOVED_TO_SPEEDUP = ("bench_data_parallel", "_time_logistic_steps", "_time_mlp_steps")
 
-def _time_mlp_steps(comm, sizes, X, y, steps: int, warmup: int = 3) -> list:
-    "Time `steps` data-parallel MLP training steps (shard forward/backward + gradient all-reduce + SGD step)."
-    from accel_nb.nn import MLP
-    from accel_nb.optim import SGD
-    Xs, ys = shard_view(X, comm.rank, comm.size), shard_view(y, comm.rank, comm.size)
-    model = MLP(list(sizes), seed=0)
-    opt = SGD(model.params, model.grads, lr=0.01, nonfinite="ignore")
-    times = []
-    for i in range(warmup + steps):
-        comm.barrier()
-        t0 = time.perf_counter()
-        model.loss_and_grad(Xs, ys)
-        comm.allreduce(model.grads)
-        opt.step()
-        if i >= warmup: times.append(time.perf_counter() - t0)
-    return times
-
-# %% ../nbs/20_parallel.ipynb #dd763cf3
-def bench_data_parallel(n: int = 1_000_000, d: int = 100, rounds: int = 5, steps: int = 3, workers=(1, 2),
-                        mlp_sizes=(64, 128, 10), seed: int = 0) -> dict:
-    """Data-parallel step times: logistic regression on `n` x `d` float32 and the digits MLP, for one process (BLAS on
-    1 and on all threads) and for each number of `workers`. All set-ups are started first and then timed in
-    interleaved rounds of `steps` steps (the MLP: 20x as many), so that load from neighbours hits them alike.
-    Returns rows, start-up costs and the median step times."""
-    import contextlib
-    from threadpoolctl import threadpool_limits
-    from accel_nb.data import load_digits, make_classification
-    from accel_nb.train import LocalComm
-    X, y = make_classification(n, d, seed=seed)
-    y = y.astype(np.float32)
-    digits = load_digits(seed=seed)
-    Xd, yd = digits.train.X, digits.train.y
-    name = lambda p: f"{p} worker process{'es' if p > 1 else ''} (1 BLAS thread each)"
-    t_log = {"1 process, 1 BLAS thread": [], "1 process, all BLAS threads": [], **{name(p): [] for p in workers}}
-    t_mlp = {k: [] for k in t_log}
-    startup = {}
-    with contextlib.ExitStack() as stack:
-        groups = {}
-        for p in workers:
-            t0 = time.perf_counter(); pg = stack.enter_context(ProcessGroup(p)); t_start = time.perf_counter() - t0
-            t0 = time.perf_counter(); shared = (pg.share(X), pg.share(y)); t_share = time.perf_counter() - t0
-            groups[p] = (pg, shared, (pg.share(Xd), pg.share(yd)))
-            startup[p] = (t_start, t_share)
-        for _ in range(rounds):
-            for label, limit in (("1 process, 1 BLAS thread", 1), ("1 process, all BLAS threads", None)):
-                with threadpool_limits(limit):
-                    t_log[label] += _time_logistic_steps(LocalComm(), X, y, steps, warmup=1)
-                    t_mlp[label] += _time_mlp_steps(LocalComm(), mlp_sizes, Xd, yd, 20 * steps, warmup=2)
-            for p, (pg, (Xs, ys), (Xds, yds)) in groups.items():
-                t_log[name(p)] += pg.run(_time_logistic_steps, Xs, ys, steps, warmup=1)[0]
-                t_mlp[name(p)] += pg.run(_time_mlp_steps, mlp_sizes, Xds, yds, 20 * steps, warmup=2)[0]
-    med = {k: float(np.median(v)) for k, v in t_log.items()}
-    med_mlp = {k: float(np.median(v)) for k, v in t_mlp.items()}
-    base_l, base_m = med["1 process, 1 BLAS thread"], med_mlp["1 process, 1 BLAS thread"]
-    rows = [{"problem": f"logistic gradient {n:,} x {d}", "setup": k, "ms/step": t * 1e3, "speedup": base_l / t,
-             "GB/s (X read twice)": 8 * n * d / t / 1e9} for k, t in med.items()]
-    rows += [{"problem": f"digits MLP {'-'.join(map(str, mlp_sizes))} full batch", "setup": k, "ms/step": t * 1e3,
-              "speedup": base_m / t} for k, t in med_mlp.items()]
-    start_rows = []
-    for p, (t_start, t_share) in startup.items():
-        gain = base_l - med[name(p)]
-        start_rows.append({"workers": p, "start workers s": t_start, "share data s": t_share,
-                           "saving per step ms": gain * 1e3,
-                           "break-even steps": (t_start + t_share) / gain if gain > 0 else float("inf")})
-    return {"rows": rows, "startup": start_rows, "logistic": med, "mlp": med_mlp, "n": n, "d": d}
+def __getattr__(name: str):
+    "Names that moved to `accel_nb.speedup` (the measured-performance chapter) still resolve from here, imported lazily."
+    if name in _MOVED_TO_SPEEDUP:
+        from accel_nb import speedup
+        return getattr(speedup, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

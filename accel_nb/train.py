@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import array_namespace, check_array, check_number, to_numpy
-from .nn import CrossEntropy, check_labels
+from .nn import CrossEntropy, Sequential, check_labels
 from .callback import Callback
 
 # %% auto #0
@@ -62,13 +62,18 @@ _all_ = ["Callback"]   # re-exported: `from accel_nb.train import Callback` keep
 
 # %% ../nbs/03_training.ipynb #8fc69ee5
 class Evaluate(Callback):
-    "At each epoch end, record `{name}_loss` and `{name}_acc` of the model on `X`, `y`."
+    """At each epoch end, record `{name}_loss` and `{name}_acc` of the model on `X`, `y`. The labels' range is checked
+    at the first epoch end of each fit (on a device that check reads values back, so once is enough)."""
     order = 0
     def __init__(self, X, y, name: str = "val"):
         check_array(X, f"{name} X", ndim=2)
-        self.X, self.y, self.name = X, y, name
+        self.X, self.y, self.name, self.labels_checked = X, y, name, False
+    def on_fit_begin(self, trainer): self.labels_checked = False
     def on_epoch_end(self, trainer):
-        m = trainer.model.evaluate(self.X, self.y, loss=trainer.loss if isinstance(trainer.loss, CrossEntropy) else None)
+        loss = trainer.loss if isinstance(trainer.loss, CrossEntropy) else None
+        once = {"check_labels": not self.labels_checked} if isinstance(trainer.model, Sequential) else {}
+        m = trainer.model.evaluate(self.X, self.y, loss=loss, **once)
+        self.labels_checked = True
         trainer.epoch_log[f"{self.name}_loss"] = m["loss"]
         trainer.epoch_log[f"{self.name}_acc"] = m["accuracy"]
 
@@ -308,8 +313,10 @@ class Trainer:
         self.amp = _precision_policy(model, precision, loss_scale)   # None: plain float32/float64 training
         self.loss = loss or CrossEntropy()
         n_classes = getattr(model.layers[-1], "out_features", None) if hasattr(model, "layers") else None
-        if isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple) and X.shape[0]:
-            check_labels(y, X.shape[0], n_classes)      # every label, once, before the first step changes anything
+        checked = isinstance(self.loss, CrossEntropy) and n_classes is not None and not isinstance(y, tuple) and X.shape[0] > 0
+        if checked: check_labels(y, X.shape[0], n_classes)   # every label, once, before the first step changes anything
+        # what each step tells the loss: the labels are checked already, and the loss may stay on the device
+        self._loss_flags = {"check_labels": not checked, "sync": False} if isinstance(model, Sequential) else {}
         self.seed = check_number(seed, "seed", low=0, integer=True)
         for cb in callbacks:
             if not isinstance(cb, Callback): raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -340,6 +347,11 @@ class Trainer:
                              f"{comm.size} ranks; launch at most {n_global} ranks")
         return n_global
 
+    @property
+    def last_loss(self) -> float:
+        "The last step's loss as a float. On a device, each call is a read-back (a sync): use it at an interval, not every step."
+        return float(self.history.steps["loss"][-1])
+
     def permutation(self, epoch: int):
         "The order of this rank's samples in `epoch`: a pure function of (seed, rank, epoch)."
         ss = np.random.SeedSequence(self.seed, spawn_key=(self.comm.rank, epoch))
@@ -357,12 +369,13 @@ def _train_step(self: Trainer, idx) -> float:
     """Loss and gradient on rows `idx` (all rows if None), all-reduced across ranks, then one optimizer step. The
     gradient's verdict travels with it: the backward pass's bound (`model.grads_finite`), combined across ranks in the
     same small all-reduce as the loss, then whatever a callback that changes the gradient says (`self.grads_finite`).
-    With a mixed-precision policy the verdict comes from its unscale pass, and a loss scaler skips non-finite steps."""
-    if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # to the GPU
+    With a mixed-precision policy the verdict comes from its unscale pass, and a loss scaler skips non-finite steps.
+    Returns the loss: a float, or on a device a 0-d device array (the loop reads an epoch's losses back at its end)."""
+    if idx is not None and array_namespace(self.X) is not np: idx = array_namespace(self.X).asarray(idx)  # host indices: to the GPU
     xb, yb = (self.X, self.y) if idx is None else (self.X[idx], _take(self.y, idx))
     b, amp, bad = xb.shape[0], self.amp, False
     if b and amp is None:
-        loss = self.model.loss_and_grad(xb, yb, self.loss)
+        loss = self.model.loss_and_grad(xb, yb, self.loss, **self._loss_flags)   # on a device the loss stays there
         bound = getattr(self.model, "grad_bound", math.inf)
     elif b:                                               # mixed precision: low-precision backward, then the fused
         loss = amp.loss_and_grad(xb, yb, self.loss)       # unscale pass writes the float32 gradient and says whether
@@ -371,6 +384,7 @@ def _train_step(self: Trainer, idx) -> float:
     else: loss, bound = 0.0, 0.0; self.model.grads[...] = 0   # an empty slice (tiny shard) contributes nothing
     limit = float(np.finfo(self.model.grads.dtype).max) / 4
     if self.comm.size > 1:
+        loss, bound = float(loss), float(bound)          # the small all-reduce below runs on the host
         g = self.model.grads
         if b != 1: g *= g.dtype.type(b)                  # mean -> sum over this rank's slice (float32, whatever the precision)
         self.comm.allreduce(g)
@@ -380,13 +394,14 @@ def _train_step(self: Trainer, idx) -> float:
         g /= g.dtype.type(stats[1])                       # sum -> mean over the global batch
         loss = float(stats[0] / stats[1])
         self.grads_finite = False if stats[3] else True if stats[2] == 0 else None
+    elif array_namespace(bound) is not np: self.grads_finite = bound < limit   # stays on the device: False skips the step there
     else: self.grads_finite = False if bad else True if bound < limit else None
     for cb in self.callbacks: cb.on_before_step(self)
     if amp is not None and amp.scaler is not None and self.grads_finite is False:
         applied = False                                   # GradScaler.step: skip the step, touch nothing
     else: applied = self.opt.step(finite=self.grads_finite)
     if amp is not None: amp.update(found_inf=not applied, step=self.step)   # back off / grow the scale
-    self.applied_steps += bool(applied)
+    self.applied_steps += 1 if array_namespace(applied) is not np else bool(applied)   # a device verdict: until `settle`
     return loss
 
 Trainer.train_step = _train_step
@@ -401,7 +416,7 @@ def _fit(self: Trainer, epochs: int) -> History:
     try:
         while self.epoch < self.epochs_target and not self.stop:
             t0 = time.perf_counter()
-            chunks = [None] if self.batch_size is None else np.array_split(self.permutation(self.epoch), self.steps_per_epoch)
+            chunks = self.epoch_batches()
             while self.batch < self.steps_per_epoch and not self.stop:
                 lr = self.opt.param_groups[0]["lr"]
                 loss = self.train_step(chunks[self.batch])
@@ -411,6 +426,7 @@ def _fit(self: Trainer, epochs: int) -> History:
                 self._epoch_losses.append(loss)
                 for cb in self.callbacks: cb.on_step_end(self)
             if self.batch < self.steps_per_epoch: break   # stopped mid-epoch
+            self.settle()                                 # from a device: the epoch's losses and verdicts, one copy each
             self.epoch_log = {"epoch": self.epoch + 1, "train_loss": float(np.mean(self._epoch_losses)),
                               "time": time.perf_counter() - t0}
             self.history.epochs.append(self.epoch_log)
@@ -418,7 +434,9 @@ def _fit(self: Trainer, epochs: int) -> History:
             self.epoch, self.batch, self._epoch_losses = self.epoch + 1, 0, []
             if self.pending_save is not None:
                 self.save_checkpoint(self.pending_save); self.pending_save = None
+        self.settle()                                     # a run stopped mid-epoch
     finally:
+        self._settle_losses()                             # whatever happened, the history holds numbers
         for cb in self.callbacks: cb.on_fit_end(self)
     tried = self.step - first_step
     if self.amp is not None and self.amp.scaler is not None and tried and not self.applied_steps:
@@ -427,7 +445,35 @@ def _fit(self: Trainer, epochs: int) -> History:
                              f"{self.amp.scaler.scale:g}); the weights and optimizer state are as they were before fit")
     return self.history
 
-Trainer.fit = _fit
+def _epoch_batches(self: Trainer) -> list:
+    """The current epoch's batches as index arrays (`[None]`: full batch). On a device the epoch's order is copied
+    there once, and every batch is a slice of that copy: no step copies indices."""
+    if self.batch_size is None: return [None]
+    order = self.permutation(self.epoch)
+    chunks = np.array_split(order, self.steps_per_epoch)
+    xp = array_namespace(self.X)
+    if xp is np: return chunks
+    on_device, stops = xp.asarray(order), np.cumsum([len(c) for c in chunks])
+    return [on_device[int(stop) - len(c):int(stop)] for c, stop in zip(chunks, stops)]
+
+def _settle_losses(self: Trainer):
+    "Replace the losses still on the device (this epoch's, in `history` and the epoch's list) by floats: one copy."
+    losses = self._epoch_losses
+    kept = [v for v in losses if array_namespace(v) is not np]
+    if not kept: return
+    read = dict(zip(map(id, kept), to_numpy(array_namespace(kept[0]).stack(kept)).tolist()))
+    self._epoch_losses = [read.get(id(v), v) for v in losses]
+    h = self.history.steps["loss"]
+    h[-len(losses):] = [read.get(id(v), v) for v in h[-len(losses):]]
+
+def _settle(self: Trainer):
+    """Bring what the steps left on a device back to the host: the losses (one copy) and the optimizer's verdicts (one
+    copy; `Optimizer.settle` counts skipped steps and raises for nonfinite='raise'). Nothing to do on the CPU."""
+    self._settle_losses()
+    settle = getattr(self.opt, "settle", None)
+    if settle is not None: self.applied_steps -= settle()
+
+Trainer.fit, Trainer.epoch_batches, Trainer.settle, Trainer._settle_losses = _fit, _epoch_batches, _settle, _settle_losses
 
 # %% ../nbs/03_training.ipynb #8a4f7648
 CHECKPOINT_FORMAT = "accel_nb.checkpoint/1"
@@ -441,6 +487,7 @@ def _match_callback_states(callbacks, saved: list) -> list:
 
 def _save_checkpoint(self: Trainer, path) -> Path | None:
     "Write the full training state to `path` (on rank 0; other ranks return None)."
+    self.settle()                                         # the losses and verdicts still on a device
     if self.comm.rank != 0: return None
     tree = {"format": CHECKPOINT_FORMAT,
             "model": {"spec": self.model.spec(), "params": self.model.params},

@@ -114,7 +114,7 @@ class Adam(Optimizer, name="adam"):
         from accel_nb.optim.fused import adam_step
         adam_step(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), t=self.t, lr=h["lr"],
                   beta1=h["betas"][0], beta2=h["betas"][1], eps=h["eps"], weight_decay=h["weight_decay"],
-                  decoupled=self.decoupled_weight_decay, maximize=h["maximize"])
+                  decoupled=self.decoupled_weight_decay, maximize=h["maximize"], ok=self._guard)   # a device verdict, if any
 
 # %% ../../nbs/13_adaptive.ipynb #7d5a6036
 class AdamW(Adam, name="adamw", weight_decay=1e-2):

@@ -190,7 +190,7 @@ class Optimizer:
         self.grads = [g for grp in self.param_groups for g in grp["grads"]]
         _check_no_aliasing(self.params, self.grads)
         self.check_arrays()
-        self.t, self.skipped = 0, 0
+        self.t, self.skipped, self._pending, self._guard = 0, 0, [], None   # _pending: verdicts left on a device
         self._scratch = {}           # id(array) -> work array of the same shape, for algorithms that need one (not saved)
         self.state = [self.init_state(p, grp) for grp in self.param_groups for p in grp["params"]]
 
@@ -257,14 +257,25 @@ class Optimizer:
 Optimizer.__signature__ = _signature(Optimizer)
 
 # %% ../../nbs/02b_optimizer.ipynb #c33ec9c2
+def _on_device(x) -> bool:
+    "True for a 0-d boolean array on a device (CuPy's, or a stand-in's): a verdict that has not been read back."
+    return hasattr(x, "dtype") and array_namespace(x) is not np and tuple(x.shape) == () and x.dtype == np.bool_
+
 def _check_grads(self: Optimizer, finite: bool | None = None) -> bool:
     """True when the step may go ahead. `finite` is a verdict from whoever produced the gradient (True: known finite,
-    False: known not); None: check here (one read). Non-finite: raise `NonFiniteGradientError`, or count a skip and return False."""
+    False: known not); None: check here (one read). Non-finite: raise `NonFiniteGradientError`, or count a skip and return False.
+    A verdict left on a device (a 0-d boolean array) is returned as is when `guards_on_device` (the step then runs
+    guarded by it and `settle` reads it later); otherwise it is read back here."""
     if self.nonfinite == "ignore": return True
     if finite is None:
         bad = [i for i, g in enumerate(self.grads) if not self.grad_is_finite(g)]
     elif isinstance(finite, (bool, np.bool_)): bad = [] if finite else None
-    else: raise TypeError(f"finite must be True, False or None, got {finite!r}")
+    elif _on_device(finite):
+        if self.guards_on_device:
+            self._pending.append(finite)
+            return finite
+        bad = [] if bool(finite) else None                   # read back: one device -> host copy
+    else: raise TypeError(f"finite must be True, False, None or a 0-d boolean device array, got {finite!r}")
     if bad == []: return True
     if self.nonfinite == "raise":
         where = "the gradient" if bad is None or len(self.grads) == 1 else f"gradient(s) {bad}"
@@ -276,14 +287,42 @@ def _check_grads(self: Optimizer, finite: bool | None = None) -> bool:
 def _step(self: Optimizer, loss_fn=None, *, finite: bool | None = None) -> bool:
     """Apply one update to every parameter; returns False when a non-finite gradient made it skip. `finite` is the
     gradient's verdict when the caller already knows it (see `check_grads`). `loss_fn()` (the loss at the current
-    parameters) is needed only by line-search methods, like PyTorch's closure."""
-    if not self.check_grads(finite): return False
+    parameters) is needed only by line-search methods, like PyTorch's closure. With a verdict kept on a device (see
+    `check_grads`) the update is guarded by it there, and that verdict is returned instead of True."""
+    verdict = self.check_grads(finite)
+    if verdict is False: return False
     self.t += 1
-    i = 0
-    for grp in self.param_groups:
-        self.step_group(grp, self.state[i:i + len(grp["params"])])
-        i += len(grp["params"])
-    return True
+    self._guard = None if verdict is True else verdict        # the fused updates pass it to their kernels
+    try:
+        i = 0
+        for grp in self.param_groups:
+            self.step_group(grp, self.state[i:i + len(grp["params"])])
+            i += len(grp["params"])
+    finally: self._guard = None
+    return verdict
+
+def _guards_on_device(self: Optimizer) -> bool:
+    "Whether `update` can take a verdict that stays on the device (`fused=True`: the kernels skip the step when it is false)."
+    return bool(getattr(self, "fused", False)) and hasattr(self, "fused_update")
+
+def _settle(self: Optimizer) -> int:
+    """Read back the verdicts kept on a device since the last call, in one copy: steps whose verdict was false were
+    skipped there; count them in `skipped`, take them out of `t`, and for `nonfinite="raise"` raise
+    `NonFiniteGradientError` naming the first. Returns how many were skipped (0 at once when nothing is kept)."""
+    pending, self._pending = self._pending, []
+    if not pending: return 0
+    ok = to_numpy(array_namespace(pending[0]).stack(pending))
+    bad = int(ok.size - np.count_nonzero(ok))
+    if not bad: return 0
+    first = self.t - ok.size + 1 + int(np.argmin(ok))
+    self.t -= bad; self.skipped += bad
+    if self.nonfinite == "raise":
+        more = f" and at {bad - 1} later step(s)" if bad > 1 else ""
+        raise NonFiniteGradientError(f"the gradient contains NaN or Inf (or was not proven finite on the device) at step "
+                                     f"{first}{more} of the {ok.size} since the last check; on the device such steps are "
+                                     "skipped: they left the parameters and optimizer state unchanged "
+                                     "(pass nonfinite='skip' to skip such steps and go on)")
+    return bad
 
 def _step_group(self: Optimizer, group, states: list):
     "Update every array of `group`; layer-wise methods override this to see the whole group at once."
@@ -301,12 +340,14 @@ def _update(self: Optimizer, p, g, state: dict, h: dict):
     raise NotImplementedError
 
 Optimizer.check_grads, Optimizer.step, Optimizer.step_group = _check_grads, _step, _step_group
+Optimizer.guards_on_device, Optimizer.settle = property(_guards_on_device), _settle
 Optimizer.grad_is_finite, Optimizer.update = _grad_is_finite, _update
 
 # %% ../../nbs/02b_optimizer.ipynb #d75074b6
 def _state_dict(self: Optimizer) -> dict:
     """A snapshot: `{'type', 't', 'skipped', 'param_groups': [{hyperparameters..., 'n_arrays'}], 'state': [{name: numpy array}]}`
     (arrays are copies)."""
+    self.settle()                                      # verdicts still on a device: t and skipped must be final
     groups = [{**{k: v for k, v in grp.items() if k not in ("params", "grads")}, "n_arrays": len(grp["params"])}
               for grp in self.param_groups]
     return {"type": type(self).__name__, "t": self.t, "skipped": self.skipped, "param_groups": groups,
@@ -363,7 +404,7 @@ def _load_state_dict(self: Optimizer, sd: dict):
     for grp, hyper in zip(self.param_groups, groups):
         for k in [k for k in grp if k not in ("params", "grads") and k not in hyper]: dict.__delitem__(grp, k)
         for k, v in hyper.items(): dict.__setitem__(grp, k, v)
-    self.t, self.skipped = t, skipped
+    self.t, self.skipped, self._pending = t, skipped, []
     for new, cur in zip(sd["state"], self.state):
         for k, v in new.items(): cur[k][...] = array_namespace(cur[k]).asarray(v)
 

@@ -127,14 +127,28 @@ def _adam_scalars(dtype, t, lr, beta1, beta2, eps, weight_decay, decoupled):
     return dict(b1=c(beta1), one_minus_b1=c(1 - beta1), b2=c(beta2), one_minus_b2=c(1 - beta2), eps=c(eps), decay=c(decay),
                 wd=c(wd), step_size=c(lr / bc1), inv_sqrt_bc2=c(1 / math.sqrt(bc2)))
 
+_ALWAYS = {}
+
+def _guard_arg(xp, ok):
+    """The kernels' `raw bool ok` argument on `xp`'s device: the verdict `ok` (a 0-d boolean device array) as a
+    1-element view, or, without one, a True array made once per device (no transfer either way)."""
+    if ok is not None: return ok.reshape(1)
+    key = (id(xp), getattr(xp.cuda.Device(), "id", 0) if hasattr(xp, "cuda") else 0)
+    if key not in _ALWAYS: _ALWAYS[key] = (xp, xp.ones(1, dtype=bool))   # keeps xp alive: its id is not reused
+    return _ALWAYS[key][1]
+
 def adam_step(p, g, m, v, vmax=None, *, t: int, lr: float, beta1: float, beta2: float, eps: float,
-              weight_decay: float = 0.0, decoupled: bool = False, maximize: bool = False):
-    "One fused Adam/AdamW/AMSGrad step (AMSGrad when `vmax` is given), in place, on numpy (numba) or CuPy (CUDA) arrays."
+              weight_decay: float = 0.0, decoupled: bool = False, maximize: bool = False, ok=None):
+    """One fused Adam/AdamW/AMSGrad step (AMSGrad when `vmax` is given), in place, on numpy (numba) or CuPy (CUDA) arrays.
+    `ok`, the gradient's verdict: on a device a 0-d boolean device array, which the kernel reads there and, when it is
+    false, leaves every array untouched (a step skipped without a host round-trip); on the CPU a bool (False: no step)."""
     _check_step_arrays(p, g=g, m=m, v=v, vmax=vmax)
     s = _adam_scalars(p.dtype, t, lr, beta1, beta2, eps, weight_decay, decoupled)
     xp = array_namespace(p)
     if xp is not np:
-        return gpu_adam_kernel(vmax is not None, maximize, xp)(g, *s.values(), p, m, v, *(() if vmax is None else (vmax,)))
+        return gpu_adam_kernel(vmax is not None, maximize, xp)(g, *s.values(), _guard_arg(xp, ok), p, m, v,
+                                                                *(() if vmax is None else (vmax,)))
+    if ok is not None and not ok: return
     p1, g1, m1, v1 = _flat(p, "p"), _flat(g, "g"), _flat(m, "m"), _flat(v, "v")
     vm = p1[:0] if vmax is None else _flat(vmax, "vmax")
     cpu_kernels().adam(p1, g1, m1, v1, vm, *s.values(), vmax is not None, bool(maximize))
@@ -144,16 +158,18 @@ def _sgd_scalars(dtype, lr, momentum, dampening, weight_decay):
     return dict(lr=c(lr), mu=c(momentum), one_minus_tau=c(1 - dampening), wd=c(weight_decay))
 
 def sgd_step(p, g, b=None, *, t: int, lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-             nesterov: bool = False, maximize: bool = False):
-    "One fused SGD step with PyTorch's semantics (momentum buffer `b` when momentum > 0), in place."
+             nesterov: bool = False, maximize: bool = False, ok=None):
+    "One fused SGD step with PyTorch's semantics (momentum buffer `b` when momentum > 0), in place; `ok` as in `adam_step`."
     if momentum and b is None: raise ValueError("b (the momentum buffer) is required when momentum > 0")
     has_momentum = bool(momentum) and b is not None
     _check_step_arrays(p, g=g, b=b if has_momentum else None)
     s = _sgd_scalars(p.dtype, lr, momentum, dampening, weight_decay)
     xp = array_namespace(p)
     if xp is not np:
-        if not has_momentum: return gpu_sgd_kernel(False, False, maximize, xp)(g, *s.values(), p)
-        return gpu_sgd_kernel(True, nesterov, maximize, xp)(g, *s.values(), np.bool_(t == 1), p, b)
+        guard = _guard_arg(xp, ok)
+        if not has_momentum: return gpu_sgd_kernel(False, False, maximize, xp)(g, *s.values(), guard, p)
+        return gpu_sgd_kernel(True, nesterov, maximize, xp)(g, *s.values(), np.bool_(t == 1), guard, p, b)
+    if ok is not None and not ok: return
     p1, g1 = _flat(p, "p"), _flat(g, "g")
     b1 = _flat(b, "b") if has_momentum else p1[:0]
     cpu_kernels().sgd(p1, g1, b1, *s.values(), t == 1, has_momentum, bool(nesterov), bool(maximize))
@@ -177,9 +193,13 @@ def adam_cuda_source(amsgrad: bool, maximize: bool) -> tuple:
             "v = vi;"]
     if amsgrad: body += ["vi = max(vmax, vi);", "vmax = vi;"]
     body += ["p = pi - mi / (sqrt(vi) * inv_sqrt_bc2 + eps) * step_size;"]
-    ins = "T g, " + ", ".join(f"T {s}" for s in ADAM_SCALARS)
+    ins = "T g, " + ", ".join(f"T {s}" for s in ADAM_SCALARS) + ", raw bool ok"
     outs = "T p, T m, T v" + (", T vmax" if amsgrad else "")
-    return ins, outs, "\n".join(body)
+    return ins, outs, _guarded(body)
+
+def _guarded(body: list) -> str:
+    "The kernel body run only when the verdict `ok[0]` (a device array, read on the device) is true."
+    return "\n".join(["if (ok[0]) {"] + ["  " + line for line in body] + ["}"])
 
 def sgd_cuda_source(momentum: bool, nesterov: bool, maximize: bool) -> tuple:
     "(in_params, out_params, body) of the CuPy ElementwiseKernel for a fused SGD step."
@@ -188,9 +208,9 @@ def sgd_cuda_source(momentum: bool, nesterov: bool, maximize: bool) -> tuple:
         body += ["T bi = first ? gi : b * mu + gi * one_minus_tau;", "b = bi;",
                  "gi = gi + bi * mu;" if nesterov else "gi = bi;"]
     body += ["p = pi - gi * lr;"]
-    ins = "T g, " + ", ".join(f"T {s}" for s in SGD_SCALARS) + (", bool first" if momentum else "")
+    ins = "T g, " + ", ".join(f"T {s}" for s in SGD_SCALARS) + (", bool first" if momentum else "") + ", raw bool ok"
     outs = "T p" + (", T b" if momentum else "")
-    return ins, outs, "\n".join(body)
+    return ins, outs, _guarded(body)
 
 def cuda_kernels() -> dict:
     "Every CUDA kernel the fused steps can build: name -> (in_params, out_params, body), one per option combination."
@@ -222,12 +242,14 @@ def gpu_sgd_kernel(momentum: bool, nesterov: bool, maximize: bool, xp=None):
     return _kernel_namespace(xp).ElementwiseKernel(*sgd_cuda_source(momentum, nesterov, maximize), name=name, options=KERNEL_OPTIONS)
 
 # %% ../../nbs/14_fusion.ipynb #fac57c89
-def _parse_params(s: str) -> list:
-    "CuPy's parameter list 'T g, bool first' -> [('T', 'g'), ('bool', 'first')]."
+def _parse_params(s: str, raw: set | None = None) -> list:
+    """CuPy's parameter list 'T g, bool first, raw bool ok' -> [('T', 'g'), ('bool', 'first'), ('bool', 'ok')]; the
+    names of `raw` parameters (arrays the body indexes itself, `ok[0]`) are added to `raw`."""
     out = []
     for part in filter(None, (x.strip() for x in s.split(","))):
         words = part.split()
-        if len(words) != 2: raise ValueError(f"cannot parse kernel parameter {part!r} (expected 'type name')")
+        if len(words) == 3 and words[0] == "raw" and raw is not None: raw.add(words[2]); words = words[1:]
+        if len(words) != 2: raise ValueError(f"cannot parse kernel parameter {part!r} (expected '[raw] type name')")
         out.append((words[0], words[1]))
     return out
 
@@ -255,10 +277,12 @@ class CPUElementwiseKernel:
     with CuPy's argument binding (arrays decide `T`, all arrays of `T` must agree, scalars are cast to their
     parameter's type), CuPy's float32 flush-to-zero (`ftz`), and NVRTC's rule for multiply-adds: none fused with
     `--fmad=false` in `options`, otherwise fused where the compiler can (NVRTC's default). Arguments: the inputs then
-    the outputs, as contiguous numpy arrays of one shape, or scalars."""
+    the outputs, as contiguous numpy arrays of one shape, or scalars; a `raw` parameter takes an array of any shape,
+    which the body indexes itself (`ok[0]`)."""
     def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel", options: tuple = (),
                  ftz: bool = True):
-        self.in_params, self.out_params = _parse_params(in_params), _parse_params(out_params)
+        self.raw = set()
+        self.in_params, self.out_params = _parse_params(in_params, self.raw), _parse_params(out_params, self.raw)
         self.operation, self.name, self.options, self.ftz = operation, name, tuple(options), ftz
         self.contract = not any(o in ("--fmad=false", "-fmad=false") for o in self.options)
         self._compiled = {}
@@ -271,7 +295,10 @@ class CPUElementwiseKernel:
                             f"{len(args)} given")
         T, shape = None, None
         for (typ, name), a in zip(params, args):
-            if isinstance(a, np.ndarray):
+            if isinstance(a, np.ndarray) and name in self.raw:        # indexed by the body: only its type matters
+                if typ != "T" and a.dtype != np.dtype(typ): raise TypeError(f"{name} must be {typ}, got {a.dtype}")
+                if not a.flags.c_contiguous: raise ValueError(f"{name} must be C-contiguous")
+            elif isinstance(a, np.ndarray):
                 if typ == "T":
                     if T is None: T = a.dtype
                     elif a.dtype != T: raise TypeError(f"Type is mismatched: {name} is {a.dtype}, T is {T}")
@@ -303,7 +330,9 @@ class CPUElementwiseKernel:
         params = self.in_params + self.out_params
         arrays = [n for (t, n), a in zip(params, is_array) if a]
         def c_type(t): return ctype if t == "T" else {"bool": "_Bool", "float32": "float", "float64": "double"}[t]
-        sig = ", ".join(["long n", "int ftz"] + [f"{c_type(t)} *{n}_" if n in arrays else f"{c_type(t)} {n}" for t, n in params])
+        def arg(t, n): return f"{c_type(t)} *{n}" if n in self.raw else f"{c_type(t)} *{n}_" if n in arrays else f"{c_type(t)} {n}"
+        sig = ", ".join(["long n", "int ftz"] + [arg(t, n) for t, n in params])
+        arrays = [n for n in arrays if n not in self.raw]          # per-element macros: not for raw arrays
         x86 = bool(flags)
         src = "\n".join([
             "#include <tgmath.h>", "#include <xmmintrin.h>" if x86 else "", f"typedef {ctype} T;",
@@ -327,7 +356,8 @@ class CPUElementwiseKernel:
             lib = ctypes.CDLL(f"{d}/k.so")         # the loaded library outlives its deleted file
         fn = getattr(lib, self.name)
         scalar = {"float": ctypes.c_float, "double": ctypes.c_double, "_Bool": ctypes.c_bool}
-        fn.argtypes = [ctypes.c_long, ctypes.c_int] + [ctypes.c_void_p if n in arrays else scalar[c_type(t)] for t, n in params]
+        fn.argtypes = [ctypes.c_long, ctypes.c_int] + [ctypes.c_void_p if n in arrays or n in self.raw else scalar[c_type(t)]
+                                                        for t, n in params]
         fn.restype = None
         self._compiled[key] = fn
         return fn
@@ -335,7 +365,8 @@ class CPUElementwiseKernel:
     def __call__(self, *args):
         T, conv = self._bind(args)
         fn = self._library(T, tuple(isinstance(a, np.ndarray) for a in conv))
-        n = next(a.size for a in conv if isinstance(a, np.ndarray))
+        names = [n for _, n in self.in_params + self.out_params]
+        n = next(a.size for a, name in zip(conv, names) if isinstance(a, np.ndarray) and name not in self.raw)
         fn(n, int(self.ftz and T == np.float32), *(a.ctypes.data if isinstance(a, np.ndarray) else a.item() for a in conv))
         outs = conv[len(self.in_params):]
         return outs[0] if len(outs) == 1 else tuple(outs)

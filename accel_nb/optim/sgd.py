@@ -56,7 +56,7 @@ class SGD(Optimizer, name="sgd"):
 def _sgd_fused_update(self: SGD, p, g, state, h):
     from accel_nb.optim.fused import sgd_step
     sgd_step(p, g, state.get("momentum_buffer"), t=self.t, lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
-             weight_decay=h["weight_decay"], nesterov=h["nesterov"], maximize=h["maximize"])
+             weight_decay=h["weight_decay"], nesterov=h["nesterov"], maximize=h["maximize"], ok=self._guard)
 
 SGD.fused_update = _sgd_fused_update
 
