@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from fastcore.imports import IN_NOTEBOOK
 
 from .backend import array_namespace, check_number
-from .distributed import MPIComm, _run_job, mpiexec_path
+from .distributed import MPIComm, _run_job, mpiexec_path, run_train
 from .parallel import shard_range
 from .train import LocalComm
 
@@ -551,37 +551,10 @@ def prepare_trainer(args, trainer):
 
 # %% ../nbs/31_zero.ipynb #0327c40f
 def run_train_sync(args, comm) -> dict:
-    "Train as `args` say with the synchronization options applied (what `accel_nb.distributed.run_train` does, plus `wrap_training`)."
-    from accel_nb.distributed import load_shard
-    from accel_nb.nn import MLP
-    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
-    from accel_nb.train import Checkpoint, Evaluate, LRScheduler, Trainer
-    dtype = np.dtype(args.dtype)
-    data = load_shard(args.dataset, comm.rank, comm.size, n_samples=args.n_samples, n_features=args.n_features, seed=args.data_seed, dtype=dtype)
-    model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
-    from accel_nb.distributed import optimizer_options
-    from accel_nb.optim import make_optimizer
-    opt = make_optimizer(args.optimizer, model.param_groups(), **optimizer_options(args))   # the options the CLI validated
-    train_comm, opt = wrap_training(args, comm, model, opt)
-    batch_size = None if args.full_batch else args.batch_size
-    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
-    callbacks = [Evaluate(*data["val"])]
-    if args.warmup_epochs > 0 or args.schedule == "cosine":
-        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
-        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
-        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
-    if args.checkpoint: callbacks.append(Checkpoint(args.checkpoint))
-    tr = prepare_trainer(args, Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm))
-    if args.resume: tr.load_checkpoint(args.resume)
-    t0 = time.perf_counter(); tr.fit(args.epochs); seconds = time.perf_counter() - t0
-    test = model.evaluate(*data["test"])
-    if comm.rank == 0 and args.save_params: np.save(args.save_params, model.params)
-    sb = np.zeros(comm.size); sb[comm.rank] = state_bytes(opt.inner if isinstance(opt, ZeroOptimizer) else opt); comm.allreduce(sb)
-    wire = getattr(train_comm, "bytes_per_step", None)
-    return {"ranks": comm.size, "steps": tr.step, "epochs": tr.epoch, "seconds": seconds, "test_acc": test["accuracy"], "test_loss": test["loss"],
-            "train_loss": tr.history.epochs[-1]["train_loss"] if tr.history.epochs else None, "state_bytes": sb.tolist(),
-            "n_params": int(model.params.size), "val_acc": tr.history.metric("val_acc"),
-            "wire_bytes_per_step": wire() if wire else None}
+    """Train as `args` say with the synchronization options applied: `accel_nb.distributed.run_train`, which applies them
+    itself at the synchronization seam (`wrap_training`). Kept as a name of its own for the code that calls it."""
+    from accel_nb.distributed import run_train
+    return run_train(args, comm)
 
 # %% ../nbs/31_zero.ipynb #7c9c8150
 def run_contract(args, comm) -> dict:
@@ -628,21 +601,21 @@ def build_parser() -> argparse.ArgumentParser:
     from accel_nb.distributed import add_train_arguments
     p = argparse.ArgumentParser(prog="python -m accel_nb.zero", description="Rank programs of the ZeRO, overlap and compression chapters; run under mpiexec.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options"))   # includes the sync options
-    t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data and the digits split (default: 0)")
+    add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options"))   # includes the sync options
     sub.add_parser("contract", help="run the communicator contract tests")
     tr = sub.add_parser("traffic", help="count one step's collectives, plain vs ZeRO"); tr.add_argument("--width", type=int, default=256)
     b = sub.add_parser("collectives", help="time all-reduce against reduce-scatter + all-gather")
     b.add_argument("--quick", action="store_true"); b.add_argument("--rounds", type=int, default=7)
     return p
 
-COMMANDS = {"train": run_train_sync, "contract": run_contract, "traffic": run_traffic, "collectives": run_collective_bench}
+COMMANDS = {"train": run_train, "contract": run_contract, "traffic": run_traffic, "collectives": run_collective_bench}
 
 def main(argv=None, commands: dict | None = None, parser=None):
     "Entry point of `python -m accel_nb.zero`: options are checked before MPI starts; rank 0 prints `RESULT {json}`."
     args = (parser or build_parser()).parse_args(argv)
     if args.command == "train":
-        try: check_sync_args(args)
+        from accel_nb.distributed import check_train_args
+        try: check_train_args(args)                 # every rule of `train`, before MPI starts
         except ValueError as e: sys.exit(f"error: {e}")
     with MPIComm() as comm:
         result = (commands or COMMANDS)[args.command](args, comm)
