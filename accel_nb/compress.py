@@ -34,6 +34,9 @@ class CompressedSync(GradientSync):
         return {"sent": self.last_bytes, "float32 all-reduce": self.float32_bytes(), "ratio": self.last_bytes / self.float32_bytes() if self.size > 1 else None}
     def sync(self, grads):
         self.last_bytes = 0.0
+        if not self._all_finite(grads):          # an overflow (e.g. float16 loss scaling) on any rank: the step will be
+            grads[...] = np.nan                  # skipped, so send nothing and leave the error (and any warm start) as it
+            return grads                         # was, instead of feeding Inf/NaN into every later step
         x = grads + self.error if self.error_feedback else grads.copy()     # what this rank wants to send
         sent = self.compress_reduce(x, grads)                                 # grads <- rebuilt sum; returns this rank's own share as sent
         if self.error_feedback: np.subtract(x, sent, out=self.error)
@@ -41,6 +44,11 @@ class CompressedSync(GradientSync):
     def compress_reduce(self, x, out):
         "Write the approximate sum over ranks of `x` into `out`; return what of `x` this rank's message represents."
         raise NotImplementedError
+    def _all_finite(self, grads) -> bool:
+        "Every rank's gradient is finite (one 8-byte all-reduce of the count of ranks that are not)."
+        bad = np.array([0.0 if np.isfinite(grads).all() else 1.0])
+        if self.size > 1: self.comm.allreduce(bad)
+        return bad[0] == 0
 
 # %% ../nbs/33_compression.ipynb #7744de4d
 def quantize_blocks(x, block: int):

@@ -268,15 +268,14 @@ def _fault_callback(spec: str, rank: int):
 
 def check_train_args(args):
     """Every cross-option rule of `train`, before MPI starts (so every rank fails alike, at once): the optimizer's own
-    options, the synchronization options, and mixed precision (float32 models only, plain data parallelism only)."""
+    options, the synchronization options, and mixed precision (float32 master weights: `--dtype float32`; it combines
+    with every synchronization, since each one reduces the float32 gradient the unscale pass writes)."""
     from accel_nb.zero import check_sync_args
     optimizer_options(args)
     try: check_sync_args(args)
     except ValueError as e: raise OptionError(str(e)) from None
     if getattr(args, "precision", "float32") != "float32":
         if args.dtype != "float32": raise OptionError(f"--precision {args.precision} keeps float32 master weights: it needs --dtype float32")
-        if args.zero or args.overlap or args.compress != "none":
-            raise OptionError(f"--precision {args.precision} cannot be combined with --zero, --overlap or --compress (not implemented)")
     elif getattr(args, "loss_scale", "auto") != "auto": raise OptionError("--loss-scale needs --precision float16 or bfloat16")
 
 def precision_options(args) -> dict:

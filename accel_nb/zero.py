@@ -545,8 +545,10 @@ def wrap_training(args, comm, model, opt) -> tuple:
     return comm, opt
 
 def prepare_trainer(args, trainer):
-    "After the Trainer is built: sharded checkpoints for ZeRO (so `--checkpoint` / `--resume` work on every rank)."
+    """After the Trainer is built: sharded checkpoints for ZeRO (so `--checkpoint` / `--resume` work on every rank), and a
+    mixed-precision policy's backward pass hooked to the overlapped all-reduce (`OverlapSync.attach_amp`)."""
     if getattr(args, "zero", 0): shard_checkpoints(trainer)
+    if getattr(trainer, "amp", None) is not None and hasattr(trainer.comm, "attach_amp"): trainer.comm.attach_amp(trainer.amp)
     return trainer
 
 # %% ../nbs/31_zero.ipynb #0327c40f
