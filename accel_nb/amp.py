@@ -312,6 +312,7 @@ class MixedPrecision:
         self.w_low = xp.empty(model.n_params, self.dtype)     # the weights the products see (2 bytes per parameter)
         self.g_low = xp.empty(model.n_params, self.dtype)     # the gradient as the backward pass makes it (2 bytes)
         self.saved = []
+        self.backward_hook = None     # called as hook(i, rows) once layer i's gradient is in g_low (overlapped all-reduce)
         if not master_weights: round_bf16_nearest(model.params)   # the weights are bfloat16 from the start
 
     @property
@@ -361,6 +362,7 @@ class MixedPrecision:
                     if i: g = self._cast(gf @ self._w[f"{i}.W"].T)                    # dX = G W^T
                 elif isinstance(layer, ReLU): g = xp.where(saved > 0, g, self.dtype.type(0))
                 else: g = self._cast(g.astype(np.float32) * (1 - saved.astype(np.float32) ** 2))
+                if self.backward_hook is not None: self.backward_hook(i, dlogits.shape[0])
         self.saved = []
 
     def loss_and_grad(self, X, y, loss=None) -> float:

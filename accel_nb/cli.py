@@ -346,7 +346,9 @@ def bench_gpu(ctx: RunContext) -> list:
     return rows
 
 def bench_mpi(ctx: RunContext) -> list:
-    "Chapter 30: under mpiexec -n 2, all-reduce of 10^4..10^7 float32 and the data-parallel step on 10^6 x 100 vs one process."
+    """Chapters 30-33: under mpiexec -n 2, all-reduce of 10^4..10^7 float32 and the data-parallel step on 10^6 x 100 vs one
+    process; then one MLP training step per gradient synchronization (plain, ZeRO-1/2, overlapped, int8 / top-k /
+    PowerSGD), with its bytes on the wire and its ratio to the plain all-reduce step of the same run."""
     from accel_nb.distributed import launch, result_of
     why = _mpi_available()
     if why: raise RuntimeError(why)
@@ -366,7 +368,19 @@ def bench_mpi(ctx: RunContext) -> list:
                  "fraction of step": b["overhead_fraction"]})
     rows.append({"part": f"speed-up of {b['ranks']} ranks over one process", "speedup": b["speedup"]})
     print(f"(logistic gradient {b['n']:,} x {b['d']} float32, medians of {ctx.repeat} interleaved rounds)")
-    return rows
+    return rows + _bench_sync_steps(ctx)
+
+def _bench_sync_steps(ctx: RunContext) -> list:
+    "The step of each gradient synchronization (chapters 31-33), as rows of the mpi benchmark's table."
+    from accel_nb.distributed import result_of
+    from accel_nb.zero import launch_module
+    width, layers = (512, 2) if ctx.quick else (1024, 3)
+    s = result_of(launch_module("accel_nb.compress", ["steps", "--width", width, "--layers", layers, "--rounds", ctx.repeat], ranks=2, timeout=1800))
+    print(format_table(s["rows"], f"one training step per gradient synchronization: MLP of {s['n_params']:,} float32 parameters, "
+                                  f"{s['rows_per_rank']} rows per rank, {s['ranks']} ranks (medians of {ctx.repeat})"))
+    print(f"(sync GB/s: bytes sent per rank / time of the synchronization alone; the model column prices the same bytes at the "
+          f"{s['allreduce bus GB/s']:.2f} GB/s the plain all-reduce achieved in this run: the rest is arithmetic and latency)")
+    return [{"part": f"step: {r['step']}", "ms/step": r["ms"], **{k: v for k, v in r.items() if k not in ("step", "ms")}} for r in s["rows"]]
 
 def bench_quantization(ctx: RunContext) -> list:
     "Chapter 40: quantize/dequantize throughput on 10^7 values; int8 vs float32 linear layer, 4096 x 4096, batch 64."

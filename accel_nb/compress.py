@@ -16,7 +16,7 @@ from .zero import GradientSync, collective_bytes
 
 # %% auto #0
 __all__ = ['SWEEP_METHODS', 'CompressedSync', 'quantize_blocks', 'dequantize_blocks', 'Int8Sync', 'TopKSync', 'PowerSGDSync',
-           'make_sync', 'run_sweep', 'build_parser', 'main', 'summarize_sweep']
+           'make_sync', 'run_sweep', 'build_parser', 'main', 'run_step_bench', 'summarize_sweep']
 
 # %% ../nbs/33_compression.ipynb #c12f2eae
 class CompressedSync(GradientSync):
@@ -34,6 +34,9 @@ class CompressedSync(GradientSync):
         return {"sent": self.last_bytes, "float32 all-reduce": self.float32_bytes(), "ratio": self.last_bytes / self.float32_bytes() if self.size > 1 else None}
     def sync(self, grads):
         self.last_bytes = 0.0
+        if not self._all_finite(grads):          # an overflow (e.g. float16 loss scaling) on any rank: the step will be
+            grads[...] = np.nan                  # skipped, so send nothing and leave the error (and any warm start) as it
+            return grads                         # was, instead of feeding Inf/NaN into every later step
         x = grads + self.error if self.error_feedback else grads.copy()     # what this rank wants to send
         sent = self.compress_reduce(x, grads)                                 # grads <- rebuilt sum; returns this rank's own share as sent
         if self.error_feedback: np.subtract(x, sent, out=self.error)
@@ -41,6 +44,11 @@ class CompressedSync(GradientSync):
     def compress_reduce(self, x, out):
         "Write the approximate sum over ranks of `x` into `out`; return what of `x` this rank's message represents."
         raise NotImplementedError
+    def _all_finite(self, grads) -> bool:
+        "Every rank's gradient is finite (one 8-byte all-reduce of the count of ranks that are not)."
+        bad = np.array([0.0 if np.isfinite(grads).all() else 1.0])
+        if self.size > 1: self.comm.allreduce(bad)
+        return bad[0] == 0
 
 # %% ../nbs/33_compression.ipynb #7744de4d
 def quantize_blocks(x, block: int):
@@ -169,7 +177,8 @@ SWEEP_METHODS = {
 def run_sweep(args, comm) -> dict:
     "Train every method of `args.methods` for every seed (one job); returns a row per run."
     import argparse
-    from accel_nb.zero import build_parser, run_train_sync
+    from accel_nb.distributed import run_train
+    from accel_nb.zero import build_parser
     rows = []
     base = ["train", "--dataset", args.dataset, "--epochs", str(args.epochs), "--hidden", *map(str, args.hidden), "--quiet",
             "--optimizer", args.optimizer, "--lr", str(args.lr), "--batch-size", str(args.batch_size), "--n-samples", str(args.n_samples), "--n-features", "50"]
@@ -177,7 +186,7 @@ def run_sweep(args, comm) -> dict:
         for seed in args.seeds:
             a = build_parser().parse_args(base + ["--seed", str(seed), "--data-seed", str(seed)])
             for k, v in SWEEP_METHODS[name].items(): setattr(a, k, v)
-            r = run_train_sync(a, comm)
+            r = run_train(a, comm)
             hit = next((i + 1 for i, v in enumerate(r["val_acc"]) if v is not None and v >= args.target), None)
             rows.append({"method": name, "seed": seed, "test_acc": r["test_acc"], "epochs_to_target": hit, "wire": r["wire_bytes_per_step"],
                          "final_train_loss": r["train_loss"], "steps": r["steps"], "val_acc": r["val_acc"]})
@@ -185,7 +194,7 @@ def run_sweep(args, comm) -> dict:
 
 def build_parser():
     import argparse
-    p = argparse.ArgumentParser(prog="python -m accel_nb.compress", description="Compression sweeps; run under mpiexec.")
+    p = argparse.ArgumentParser(prog="python -m accel_nb.compress", description="Compression sweeps and the step benchmark; run under mpiexec.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sweep", help="train each method for each seed")
     s.add_argument("--methods", nargs="+", default=list(SWEEP_METHODS), choices=list(SWEEP_METHODS))
@@ -194,12 +203,82 @@ def build_parser():
     s.add_argument("--hidden", type=int, nargs="+", default=[128]); s.add_argument("--optimizer", default="sgd")
     s.add_argument("--lr", type=float, default=0.05); s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--target", type=float, default=0.95)
+    b = sub.add_parser("steps", help="time one training step per gradient synchronization (accel-nb bench --only mpi)")
+    b.add_argument("--width", type=int, default=1024); b.add_argument("--layers", type=int, default=3)
+    b.add_argument("--rows", type=int, default=32); b.add_argument("--rounds", type=int, default=5)
     return p
 
 def main(argv=None):
     "Entry point of `python -m accel_nb.compress`."
     from accel_nb.zero import main as zero_main
-    zero_main(argv, commands={"sweep": run_sweep}, parser=build_parser())
+    zero_main(argv, commands={"sweep": run_sweep, "steps": run_step_bench}, parser=build_parser())
+
+# %% ../nbs/33_compression.ipynb #5557da6e
+def _step_variants(comm, sizes, bucket_bytes: float) -> dict:
+    "name -> (model, optimizer, communicator, its `CountingComm`) of each synchronization measured by `run_step_bench`, all from the same start."
+    from accel_nb.nn import MLP
+    from accel_nb.optim import make_optimizer
+    from accel_nb.overlap import OverlapSync
+    from accel_nb.zero import CountingComm, ZeroOptimizer
+    def fresh(): m = MLP(sizes, dtype=np.float32, seed=0); return m, make_optimizer("adam", m.param_groups(), lr=1e-3)
+    out = {}
+    m, o = fresh(); c = CountingComm(comm); out["plain: all-reduce, then Adam"] = (m, o, c, c)
+    for stage in (1, 2):
+        m, o = fresh(); c = CountingComm(comm); z = ZeroOptimizer(o, m, c, stage=stage)
+        out[f"ZeRO-{stage}: reduce-scatter, Adam on 1/P, all-gather"] = (m, z, z.sync, c)
+    m, o = fresh(); c = CountingComm(comm); s = OverlapSync(c, m, bucket_bytes)
+    out[f"overlap: {len(s.buckets)} bucket(s), Iallreduce during backward"] = (m, o, s, c)
+    for name, make in (("int8 + error feedback", lambda c, m: Int8Sync(c, m)), ("top-1% + error feedback", lambda c, m: TopKSync(c, m, 0.01)),
+                       ("PowerSGD r2 + error feedback", lambda c, m: PowerSGDSync(c, m, 2))):
+        m, o = fresh(); c = CountingComm(comm); out[name] = (m, o, make(c, m), c)
+    return out
+
+def run_step_bench(args, comm) -> dict:
+    """One data-parallel training step (forward, backward, gradient synchronization, Adam) of an MLP, per synchronization:
+    plain all-reduce, ZeRO-1/2, overlapped buckets, int8 / top-k / PowerSGD with error feedback. Medians of rank 0's
+    times (each behind a barrier, the variants interleaved), bytes each rank sent in one step (ring model of the
+    collectives counted), and the synchronization alone where it can be timed alone."""
+    from threadpoolctl import threadpool_limits
+    from accel_nb.backend import compare
+    from accel_nb.train import Trainer
+    from accel_nb.zero import collective_bytes, shard_counts
+    threadpool_limits(1)
+    P, sizes = comm.size, [args.width] * (args.layers + 1) + [10]
+    rng = np.random.default_rng(comm.rank)
+    X = rng.standard_normal((args.rows, args.width)).astype(np.float32); y = rng.integers(0, 10, args.rows)
+    variants = _step_variants(comm, sizes, bucket_bytes=4 * args.width * args.width)
+    trainers = {k: Trainer(m, o, X, y, batch_size=None, comm=c) for k, (m, o, c, _) in variants.items()}
+    for tr in trainers.values(): tr.fit(1)                   # the start-up broadcast, buffers touched once
+    wire = {}
+    for k, tr in trainers.items():                           # bytes of one step, counted (the loss and verdict's 8-32 bytes left out)
+        cc = variants[k][3]; cc.reset(); tr.train_step(None)
+        wire[k] = sum(collective_bytes(op, n, P) for op, n in cc.log if n > 32)
+    model0 = next(iter(variants.values()))[0]
+    n, counts = model0.n_params, shard_counts(model0.n_params, P)
+    a, b = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    steps = {k: (lambda tr=tr: tr.train_step(None)) for k, tr in trainers.items()}
+    sync_only = {"plain: all-reduce, then Adam": lambda: comm.allreduce(a),
+                 "ZeRO: reduce-scatter + all-gather": lambda: (comm.reduce_scatter(a, counts), comm.allgather(b, counts)),
+                 **{k: (lambda s=variants[k][2], m=variants[k][0]: s.sync(m.grads)) for k in variants if "error feedback" in k}}
+    fns = {"compute: forward + backward": lambda: model0.loss_and_grad(X, y), **steps, **{("sync", k): f for k, f in sync_only.items()}}
+    t = compare(fns, repeat=args.rounds, warmup=1, sync=comm.barrier)
+    med = {k: v.median for k, v in t.items()}
+    plain = "plain: all-reduce, then Adam"
+    bw = wire[plain] / med["sync", plain] if P > 1 else None   # the bus bandwidth the plain all-reduce achieved here
+    rows = [{"step": "compute: forward + backward", "ms": med["compute: forward + backward"] * 1e3,
+             "/ plain step": med["compute: forward + backward"] / med[plain]}]
+    for k in variants:
+        s = ("sync", "ZeRO: reduce-scatter + all-gather") if k.startswith("ZeRO") else ("sync", k)
+        row = {"step": k, "ms": med[k] * 1e3, "/ plain step": med[k] / med[plain], "bytes sent per rank": wire[k],
+               "/ plain bytes": wire[k] / wire[plain] if wire[plain] else None}
+        if s in med:
+            row["sync alone ms"] = med[s] * 1e3
+            row["sync GB/s"] = wire[k] / med[s] / 1e9 if P > 1 else None
+            row["model ms at all-reduce's GB/s"] = wire[k] / bw * 1e3 if bw else None
+        rows.append(row)
+    return {"ranks": P, "n_params": int(n), "rows_per_rank": args.rows, "rounds": args.rounds, "rows": rows,
+            "allreduce bus GB/s": bw / 1e9 if bw else None}
+
 
 # %% ../nbs/33_compression.ipynb #2abf9214
 from fastcore.imports import IN_NOTEBOOK

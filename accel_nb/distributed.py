@@ -24,9 +24,10 @@ from .backend import array_namespace, check_number
 from .parallel import CollectiveError, _describe_header, _dtype_code, shard_range
 
 # %% auto #0
-__all__ = ['SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPIComm', 'load_shard', 'OptionError', 'add_train_arguments',
-           'optimizer_options', 'check_train_args', 'precision_options', 'run_train', 'run_bench', 'build_parser',
-           'main', 'mpiexec_path', 'launch', 'release_stale_segments', 'result_of', 'OPTIMIZERS']
+__all__ = ['SYNTHETIC_HELD_OUT', 'SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPIComm', 'load_shard', 'OptionError',
+           'add_train_arguments', 'optimizer_options', 'check_train_args', 'precision_options', 'run_train',
+           'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch', 'release_stale_segments', 'result_of',
+           'OPTIMIZERS']
 
 # %% ../nbs/30_distributed.ipynb #55938d34
 def ring_allreduce_time(n_bytes: float, ranks: int, latency_s: float, bandwidth_Bps: float) -> float:
@@ -118,6 +119,9 @@ class MPIComm:
     def __repr__(self): return f"MPIComm(rank={self.rank}, size={self.size})"
 
 # %% ../nbs/30_distributed.ipynb #5aebfa47
+SYNTHETIC_HELD_OUT = 2500
+"Rows of synthetic validation data, and again of test data, drawn after the training rows."
+
 def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, n_features: int = 100,
                n_classes: int = 10, seed: int = 0, dtype=np.float32) -> dict:
     "This rank's training shard (`X`, `y`) and the full validation/test sets of 'digits' or 'synthetic' data."
@@ -131,10 +135,10 @@ def load_shard(dataset: str, rank: int, size: int, *, n_samples: int = 100_000, 
         n = check_number(n_samples, "n_samples", low=1, integer=True)
         lo, hi = shard_range(n, rank, size)
         kw = dict(n_classes=n_classes, dtype=dtype)
-        X, y = make_classification(n, n_features, seed=seed, rows=(lo, hi), **kw)
-        Xv, yv = make_classification(5000, n_features, seed=seed, rows=(0, 2500), **kw)     # held-out rows of a
-        Xt, yt = make_classification(5000, n_features, seed=seed, rows=(2500, 5000), **kw)  # smaller, separate set
-        # (the same true weights: make_classification draws W from (seed, 0) whatever the number of rows)
+        N = n + 2 * SYNTHETIC_HELD_OUT     # one dataset: the training rows first, then the validation and test rows
+        X, y = make_classification(N, n_features, seed=seed, rows=(lo, hi), **kw)   # (row i depends only on seed and i)
+        Xv, yv = make_classification(N, n_features, seed=seed, rows=(n, n + SYNTHETIC_HELD_OUT), **kw)
+        Xt, yt = make_classification(N, n_features, seed=seed, rows=(n + SYNTHETIC_HELD_OUT, N), **kw)
         return {"X": X, "y": y, "val": (Xv, yv), "test": (Xt, yt), "n_features": n_features, "n_classes": n_classes, "n_train": n}
     raise ValueError(f"dataset must be 'digits' or 'synthetic', got {dataset!r}")
 
@@ -208,6 +212,8 @@ def add_train_arguments(p: argparse.ArgumentParser):
     p.add_argument("--loss-scale", choices=["auto", "dynamic", "none"], default="auto",
                    help="float16 loss scaling (default: auto = dynamic for float16, none otherwise)")
     p.add_argument("--seed", type=_number(int, low=0), default=0)
+    p.add_argument("--data-seed", type=_number(int, low=0), default=None,
+                   help="seed of the synthetic data and the digits split (default: --seed)")
     p.add_argument("--fused", action="store_true", help="fused optimizer kernels (optimizers that have them: SGD, Adam, AdamW)")
     p.add_argument("--checkpoint", type=_output_file, default=None, help="write a checkpoint here after every epoch (rank 0)")
     p.add_argument("--resume", type=_existing_file, default=None, help="continue from this checkpoint")
@@ -266,7 +272,8 @@ def _fault_callback(spec: str, rank: int):
 
 def check_train_args(args):
     """Every cross-option rule of `train`, before MPI starts (so every rank fails alike, at once): the optimizer's own
-    options, the synchronization options, and mixed precision (float32 models only, plain data parallelism only)."""
+    options, the synchronization options, and mixed precision (float32 master weights: `--dtype float32`; it combines
+    with every synchronization, since each one reduces the float32 gradient the unscale pass writes)."""
     from accel_nb.zero import check_sync_args
     optimizer_options(args)
     try: check_sync_args(args)
@@ -279,8 +286,6 @@ def check_train_args(args):
     except ValueError as e: raise OptionError(str(e)) from None
     if getattr(args, "precision", "float32") != "float32":
         if args.dtype != "float32": raise OptionError(f"--precision {args.precision} keeps float32 master weights: it needs --dtype float32")
-        if args.zero or args.overlap or args.compress != "none":
-            raise OptionError(f"--precision {args.precision} cannot be combined with --zero, --overlap or --compress (not implemented)")
     elif getattr(args, "loss_scale", "auto") != "auto": raise OptionError("--loss-scale needs --precision float16 or bfloat16")
 
 def precision_options(args) -> dict:
@@ -301,8 +306,9 @@ def run_train(args, comm) -> dict:
     from accel_nb.optim import CosineAnnealingLR, LinearWarmup
     from accel_nb.train import Checkpoint, Evaluate, LRScheduler, ProgressBar, Trainer
     dtype = np.dtype(args.dtype)
+    data_seed = args.seed if getattr(args, "data_seed", None) is None else args.data_seed
     data = load_shard(args.dataset, comm.rank, comm.size, n_samples=args.n_samples, n_features=args.n_features,
-                      seed=args.seed, dtype=dtype)
+                      seed=data_seed, dtype=dtype)
     model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
     opt = _make_optimizer(args, model)
     from accel_nb.zero import prepare_trainer, wrap_training
@@ -329,9 +335,14 @@ def run_train(args, comm) -> dict:
     seconds = time.perf_counter() - t0
     test = model.evaluate(*data["test"])
     if comm.rank == 0 and args.save_params: np.save(args.save_params, model.params)
+    from accel_nb.zero import ZeroOptimizer, state_bytes
+    sb = np.zeros(comm.size); sb[comm.rank] = state_bytes(opt.inner if isinstance(opt, ZeroOptimizer) else opt); comm.allreduce(sb)
+    wire = getattr(train_comm, "bytes_per_step", None)          # compressed synchronizations count their bytes
     return {"ranks": comm.size, "epochs": tr.epoch, "steps": tr.step, "seconds": seconds, "train_loss": tr.history.epochs[-1]["train_loss"] if tr.history.epochs else None,
             "val_loss": tr.history.metric("val_loss")[-1] if tr.history.epochs else None, "test_loss": test["loss"],
-            "test_acc": test["accuracy"], "shard_rows": len(data["X"])}
+            "test_acc": test["accuracy"], "shard_rows": len(data["X"]), "n_params": int(model.params.size),
+            "state_bytes": sb.tolist(), "val_acc": tr.history.metric("val_acc"), "wire_bytes_per_step": wire() if wire else None,
+            "applied_steps": tr.applied_steps}
 
 # %% ../nbs/30_distributed.ipynb #14f009ce
 def run_bench(args, comm) -> dict:

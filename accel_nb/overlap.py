@@ -45,7 +45,7 @@ class OverlapSync(GradientSync):
         super().__init__(comm, model)
         self.buckets, self.poll = make_buckets(model, bucket_bytes), bool(poll)
         self.buf = np.zeros_like(model.grads)
-        self.requests, self.next, self.scale = [], 0, None
+        self.requests, self.next, self.scale, self.amp = [], 0, None, None
         self._originals = []
         for i, layer in enumerate(model.layers):
             self._originals.append((layer, layer.__dict__.get("backward")))
@@ -62,8 +62,26 @@ class OverlapSync(GradientSync):
             return dx
         return run
 
-    def _start(self, b: Bucket):
+    def attach_amp(self, amp):
+        """Overlap under a mixed-precision policy (`accel_nb.amp.MixedPrecision`), whose backward pass bypasses the layers'
+        own: its hook starts each bucket, unscaling the bucket's 16-bit gradient into float32 first (the same pass
+        the trainer's unscale makes, so the float32 sum is the blocking step's)."""
+        if amp.model is not self.model: raise ValueError("the mixed-precision policy belongs to another model")
+        amp.backward_hook, self.amp = self._amp_hook, amp
+        return self
+
+    def _amp_hook(self, i: int, rows: int):
+        if self.scale is None: self.scale = rows
+        while self.next < len(self.buckets) and self.buckets[self.next].first_layer >= i:
+            self._start(self.buckets[self.next], unscale=True); self.next += 1
+        if self.poll:
+            for r in self.requests: r.test()
+
+    def _start(self, b: Bucket, unscale: bool = False):
         g = self.model.grads
+        if unscale and b.hi > b.lo:                                  # 16-bit gradient -> float32, this bucket only
+            from accel_nb.amp import unscale_check
+            unscale_check(self.amp.g_low[b.lo:b.hi], g[b.lo:b.hi], 1.0 / float(np.float32(self.amp.scale)))
         np.multiply(g[b.lo:b.hi], g.dtype.type(self.scale if self.scale != 1 else 1), out=self.buf[b.lo:b.hi])
         self.requests.append(self.comm.iallreduce(self.buf[b.lo:b.hi]))
 
@@ -77,7 +95,8 @@ class OverlapSync(GradientSync):
         return grads
 
     def detach(self):
-        "Restore the layers' own backward methods."
+        "Restore the layers' own backward methods (and unhook a mixed-precision policy)."
+        if self.amp is not None: self.amp.backward_hook, self.amp = None, None
         for layer, own in self._originals:
             if own is None: layer.__dict__.pop("backward", None)
             else: layer.backward = own

@@ -21,8 +21,8 @@ from fastcore.basics import patch
 from fastcore.imports import IN_NOTEBOOK
 
 from .backend import array_namespace, check_number
-from .distributed import MPIComm, _run_job, mpiexec_path
-from .parallel import shard_range
+from .distributed import MPIComm, _run_job, mpiexec_path, run_train
+from .parallel import ShmComm, shard_range
 from .train import LocalComm
 
 # %% auto #0
@@ -43,7 +43,7 @@ class Request(Protocol):
 
 @runtime_checkable
 class Communicator(Protocol):
-    """The contract every communicator of the book meets (`LocalComm`, `MPIComm`); buffers are flat, C-contiguous arrays,
+    """The contract every communicator of the book meets (`LocalComm`, `MPIComm`, `ShmComm` but for `split`); buffers are flat, C-contiguous arrays,
     updated in place, and every rank must call the same collectives in the same order with the same sizes."""
     rank: int
     size: int
@@ -185,40 +185,104 @@ def split(self: LocalComm, color: int, key: int = 0):
     check_number(color, "color", low=0, integer=True)
     return LocalComm()
 
+# %% ../nbs/31_zero.ipynb #b89f51a0
+@patch
+def reduce_scatter(self: ShmComm, buf, counts):
+    "Sum `buf` over the ranks (the shared-memory all-reduce: each block summed once, in rank order) and return this rank's block."
+    _flat(buf); counts = check_counts(counts, self.size, buf.size)
+    lo, hi = block(counts, self.rank)
+    self.allreduce(buf)
+    return buf[lo:hi]
+
+@patch
+def allgather(self: ShmComm, buf, counts):
+    "Block `r` of `buf` (per `counts`) from rank `r`, on every rank, in place: one broadcast per rank of its block."
+    _flat(buf); counts = check_counts(counts, self.size, buf.size)
+    for r in range(self.size):
+        lo, hi = block(counts, r)
+        self.broadcast(buf[lo:hi], root=r)
+    return buf
+
+@patch
+def alltoall(self: ShmComm, send, recv):
+    "Block `q` of `send` to rank `q`, into block `rank` of its `recv`: each rank broadcasts its send buffer in turn (P times the bytes)."
+    _flat(send, "send"); _flat(recv, "recv")
+    P = self.size
+    if send.size != recv.size or send.dtype != recv.dtype or send.size % P:
+        raise ValueError(f"send and recv must have the same dtype and size, a multiple of {P} ranks; got {send.size} {send.dtype} and {recv.size} {recv.dtype}")
+    m, tmp = send.size // P, np.empty_like(send)
+    for r in range(P):
+        if r == self.rank: tmp[...] = send
+        self.broadcast(tmp, root=r)
+        recv[r * m:(r + 1) * m] = tmp[self.rank * m:(self.rank + 1) * m]
+    return recv
+
+@patch
+def iallreduce(self: ShmComm, buf) -> DoneRequest:
+    "The all-reduce, done now (the processes move the bytes themselves: nothing to overlap with); returns a completed request."
+    _flat(buf); self.allreduce(buf)
+    return DoneRequest()
+
+@patch
+def split(self: ShmComm, color: int, key: int = 0):
+    "Not provided: refused with `NotImplementedError` (see above)."
+    raise NotImplementedError("ShmComm.split: sub-groups of a shared-memory ProcessGroup are not implemented (they would need "
+                              "barriers and scratch slots of their own); run layouts with sub-groups under mpiexec with MPIComm")
+
 # %% ../nbs/31_zero.ipynb #d738dbfc
-def check_communicator(comm) -> list:
-    "Run the communicator contract tests on `comm` (every rank must call it); returns the names of the checks passed."
+def check_communicator(comm, unsupported=()) -> list:
+    """Run the communicator contract tests on `comm` (every rank must call it); returns the names of the checks passed.
+    An operation named in `unsupported` (one a communicator cannot provide cheaply) must instead raise
+    `NotImplementedError` whose message names it; it is then reported as refused."""
     assert isinstance(comm, Communicator), f"{type(comm).__name__} does not implement the Communicator protocol"
+    unsupported = set(unsupported)
+    if unsupported - set(_OP_CODES): raise ValueError(f"unsupported must name operations among {sorted(_OP_CODES)}, got {sorted(unsupported)}")
     P, r, done = comm.size, comm.rank, []
+    probes = {"reduce_scatter": lambda: comm.reduce_scatter(np.zeros(P), [1] * P), "allgather": lambda: comm.allgather(np.zeros(P), [1] * P),
+              "alltoall": lambda: comm.alltoall(np.zeros(P), np.zeros(P)), "iallreduce": lambda: comm.iallreduce(np.zeros(1)),
+              "split": lambda: comm.split(0)}
+    for op in sorted(unsupported):
+        try: probes[op]()
+        except NotImplementedError as e:
+            assert op in str(e), f"{op} refused with a message that does not name it: {e}"
+            done.append(f"{op} refused (NotImplementedError)")
+        else: raise AssertionError(f"{op} was declared unsupported but did not raise NotImplementedError")
     for n in (P * 3 + 1, max(P - 1, 1), 1000):                      # uneven blocks; an empty block when n < P
         counts = shard_counts(n, P)
         base = np.arange(n, dtype=np.float64)
         buf = base * (r + 1)
         lo, hi = block(counts, r)
-        mine = comm.reduce_scatter(buf, counts)
-        assert mine.shape == (hi - lo,) and np.array_equal(mine, base[lo:hi] * (P * (P + 1) // 2)), "reduce_scatter"
-        g = np.full(n, -1.0); g[lo:hi] = r + 1
-        comm.allgather(g, counts)
-        assert np.array_equal(g, np.repeat(np.arange(1.0, P + 1), counts)), "allgather"
-    done += ["reduce_scatter", "allgather"]
-    for dtype in (np.float32, np.int64):
-        a = np.full(P * 4, r, dtype) + np.repeat(np.arange(P), 4).astype(dtype) * 10
-        out = np.empty_like(a); comm.alltoall(a, out)
-        assert np.array_equal(out, np.repeat(np.arange(P), 4).astype(dtype) + r * 10), "alltoall"
-    done.append("alltoall")
-    x = np.full(1001, float(r + 1)); req = comm.iallreduce(x)
-    assert isinstance(req, Request); req.wait(); assert req.test()
-    assert np.all(x == P * (P + 1) / 2), "iallreduce"
-    done.append("iallreduce")
-    sub = comm.split(r % 2)
-    assert sub.size == (P + 1 - r % 2) // 2 and sub.rank == r // 2, "split"
-    y = np.array([float(r)]); sub.allreduce(y)
-    assert y[0] == sum(q for q in range(P) if q % 2 == r % 2), "split: the group's all-reduce sums only its ranks"
-    done.append("split")
-    for bad, exc in ((lambda: comm.reduce_scatter(np.zeros(4), [1] * (P + 1)), ValueError),
-                     (lambda: comm.reduce_scatter(np.zeros(4), [5] + [0] * (P - 1)), ValueError),
-                     (lambda: comm.allgather(np.zeros((2, 2)), [4] + [0] * (P - 1)), ValueError),
-                     (lambda: comm.split(-1), ValueError)):
+        if "reduce_scatter" not in unsupported:
+            mine = comm.reduce_scatter(buf, counts)
+            assert mine.shape == (hi - lo,) and np.array_equal(mine, base[lo:hi] * (P * (P + 1) // 2)), "reduce_scatter"
+        if "allgather" not in unsupported:
+            g = np.full(n, -1.0); g[lo:hi] = r + 1
+            comm.allgather(g, counts)
+            assert np.array_equal(g, np.repeat(np.arange(1.0, P + 1), counts)), "allgather"
+    done += [op for op in ("reduce_scatter", "allgather") if op not in unsupported]
+    if "alltoall" not in unsupported:
+        for dtype in (np.float32, np.int64):
+            a = np.full(P * 4, r, dtype) + np.repeat(np.arange(P), 4).astype(dtype) * 10
+            out = np.empty_like(a); comm.alltoall(a, out)
+            assert np.array_equal(out, np.repeat(np.arange(P), 4).astype(dtype) + r * 10), "alltoall"
+        done.append("alltoall")
+    if "iallreduce" not in unsupported:
+        x = np.full(1001, float(r + 1)); req = comm.iallreduce(x)
+        assert isinstance(req, Request); req.wait(); assert req.test()
+        assert np.all(x == P * (P + 1) / 2), "iallreduce"
+        done.append("iallreduce")
+    if "split" not in unsupported:
+        sub = comm.split(r % 2)
+        assert sub.size == (P + 1 - r % 2) // 2 and sub.rank == r // 2, "split"
+        y = np.array([float(r)]); sub.allreduce(y)
+        assert y[0] == sum(q for q in range(P) if q % 2 == r % 2), "split: the group's all-reduce sums only its ranks"
+        done.append("split")
+    bads = [("reduce_scatter", lambda: comm.reduce_scatter(np.zeros(4), [1] * (P + 1)), ValueError),
+            ("reduce_scatter", lambda: comm.reduce_scatter(np.zeros(4), [5] + [0] * (P - 1)), ValueError),
+            ("allgather", lambda: comm.allgather(np.zeros((2, 2)), [4] + [0] * (P - 1)), ValueError),
+            ("split", lambda: comm.split(-1), ValueError)]
+    for op, bad, exc in bads:
+        if op in unsupported: continue
         try: bad()
         except exc: pass
         else: raise AssertionError(f"a bad argument was accepted (expected {exc.__name__})")
@@ -545,43 +609,18 @@ def wrap_training(args, comm, model, opt) -> tuple:
     return comm, opt
 
 def prepare_trainer(args, trainer):
-    "After the Trainer is built: sharded checkpoints for ZeRO (so `--checkpoint` / `--resume` work on every rank)."
+    """After the Trainer is built: sharded checkpoints for ZeRO (so `--checkpoint` / `--resume` work on every rank), and a
+    mixed-precision policy's backward pass hooked to the overlapped all-reduce (`OverlapSync.attach_amp`)."""
     if getattr(args, "zero", 0): shard_checkpoints(trainer)
+    if getattr(trainer, "amp", None) is not None and hasattr(trainer.comm, "attach_amp"): trainer.comm.attach_amp(trainer.amp)
     return trainer
 
 # %% ../nbs/31_zero.ipynb #0327c40f
 def run_train_sync(args, comm) -> dict:
-    "Train as `args` say with the synchronization options applied (what `accel_nb.distributed.run_train` does, plus `wrap_training`)."
-    from accel_nb.distributed import load_shard
-    from accel_nb.nn import MLP
-    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
-    from accel_nb.train import Checkpoint, Evaluate, LRScheduler, Trainer
-    dtype = np.dtype(args.dtype)
-    data = load_shard(args.dataset, comm.rank, comm.size, n_samples=args.n_samples, n_features=args.n_features, seed=args.data_seed, dtype=dtype)
-    model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
-    from accel_nb.distributed import optimizer_options
-    from accel_nb.optim import make_optimizer
-    opt = make_optimizer(args.optimizer, model.param_groups(), **optimizer_options(args))   # the options the CLI validated
-    train_comm, opt = wrap_training(args, comm, model, opt)
-    batch_size = None if args.full_batch else args.batch_size
-    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
-    callbacks = [Evaluate(*data["val"])]
-    if args.warmup_epochs > 0 or args.schedule == "cosine":
-        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
-        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
-        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
-    if args.checkpoint: callbacks.append(Checkpoint(args.checkpoint))
-    tr = prepare_trainer(args, Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm))
-    if args.resume: tr.load_checkpoint(args.resume)
-    t0 = time.perf_counter(); tr.fit(args.epochs); seconds = time.perf_counter() - t0
-    test = model.evaluate(*data["test"])
-    if comm.rank == 0 and args.save_params: np.save(args.save_params, model.params)
-    sb = np.zeros(comm.size); sb[comm.rank] = state_bytes(opt.inner if isinstance(opt, ZeroOptimizer) else opt); comm.allreduce(sb)
-    wire = getattr(train_comm, "bytes_per_step", None)
-    return {"ranks": comm.size, "steps": tr.step, "epochs": tr.epoch, "seconds": seconds, "test_acc": test["accuracy"], "test_loss": test["loss"],
-            "train_loss": tr.history.epochs[-1]["train_loss"] if tr.history.epochs else None, "state_bytes": sb.tolist(),
-            "n_params": int(model.params.size), "val_acc": tr.history.metric("val_acc"),
-            "wire_bytes_per_step": wire() if wire else None}
+    """Train as `args` say with the synchronization options applied: `accel_nb.distributed.run_train`, which applies them
+    itself at the synchronization seam (`wrap_training`). Kept as a name of its own for the code that calls it."""
+    from accel_nb.distributed import run_train
+    return run_train(args, comm)
 
 # %% ../nbs/31_zero.ipynb #7c9c8150
 def run_contract(args, comm) -> dict:
@@ -628,21 +667,21 @@ def build_parser() -> argparse.ArgumentParser:
     from accel_nb.distributed import add_train_arguments
     p = argparse.ArgumentParser(prog="python -m accel_nb.zero", description="Rank programs of the ZeRO, overlap and compression chapters; run under mpiexec.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options"))   # includes the sync options
-    t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data and the digits split (default: 0)")
+    add_train_arguments(sub.add_parser("train", help="train an MLP with the synchronization options"))   # includes the sync options
     sub.add_parser("contract", help="run the communicator contract tests")
     tr = sub.add_parser("traffic", help="count one step's collectives, plain vs ZeRO"); tr.add_argument("--width", type=int, default=256)
     b = sub.add_parser("collectives", help="time all-reduce against reduce-scatter + all-gather")
     b.add_argument("--quick", action="store_true"); b.add_argument("--rounds", type=int, default=7)
     return p
 
-COMMANDS = {"train": run_train_sync, "contract": run_contract, "traffic": run_traffic, "collectives": run_collective_bench}
+COMMANDS = {"train": run_train, "contract": run_contract, "traffic": run_traffic, "collectives": run_collective_bench}
 
 def main(argv=None, commands: dict | None = None, parser=None):
     "Entry point of `python -m accel_nb.zero`: options are checked before MPI starts; rank 0 prints `RESULT {json}`."
     args = (parser or build_parser()).parse_args(argv)
     if args.command == "train":
-        try: check_sync_args(args)
+        from accel_nb.distributed import check_train_args
+        try: check_train_args(args)                 # every rule of `train`, before MPI starts
         except ValueError as e: sys.exit(f"error: {e}")
     with MPIComm() as comm:
         result = (commands or COMMANDS)[args.command](args, comm)
