@@ -1,4 +1,4 @@
-"""Quantized models exported to ONNX with integer operators, run by ONNX Runtime with the u8 x s8 kernels CPUs accelerate, equal to the book's integer path bit for bit; why those kernels are fast and where they saturate; the speed-up over float32, measured.
+"""Quantized models exported to ONNX with integer operators, run by ONNX Runtime with the u8 x s8 kernels CPUs accelerate, equal to the book's integer path bit for bit; why those kernels can be fast and where they saturate; the speed-up over float32, measured.
 
 Docs: https://accel-nb.github.io/accel_nb/quant_deploy.html.md"""
 

@@ -1,4 +1,4 @@
-"""A quantized MLP that runs on integers only (int8 or uint8 activations, int8 or int4 weights, int32 accumulators) and matches an int64 reference bit for bit at float32-BLAS speed; post-training quantization of the digits network; quantization-aware training to recover what 4 bits lose.
+"""A quantized MLP that runs on integers only (int8 or uint8 activations, int8 or int4 weights, int32 accumulators) and matches an int64 reference bit for bit through float32 BLAS; post-training quantization of the digits network; quantization-aware training to recover what 4 bits lose.
 
 Docs: https://accel-nb.github.io/accel_nb/quant_int.html.md"""
 
