@@ -167,7 +167,7 @@ def cli_mpi(mode):
     before = _mpi_segments()
     marker = tempfile.mktemp(prefix="accel-nb-probe-", suffix=".npy")
     args = [sys.executable, "-m", "accel_nb.cli", "train", "--ranks", "2", "--quiet", "--save-params", marker]
-    args += ["--epochs", "3", "--inject-fault", "1:3:kill"] if mode == "kill" else ["--epochs", "1000"]
+    args += ["--epochs", "3", "--inject-fault", "1:3:kill"] if mode == "kill" else ["--epochs", "1000000"]   # far longer than the test: it must be interrupted
     t0 = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if mode == "ctrl-c":
