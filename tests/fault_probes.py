@@ -169,7 +169,10 @@ def cli_mpi(mode):
     args = [sys.executable, "-m", "accel_nb.cli", "train", "--ranks", "2", "--quiet", "--save-params", marker]
     args += ["--epochs", "3", "--inject-fault", "1:3:kill"] if mode == "kill" else ["--epochs", "1000000"]   # far longer than the test: it must be interrupted
     t0 = time.monotonic()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a terminal's Ctrl-C reaches a process whose SIGINT is at its default; a job started in the background by a
+    # non-interactive shell (nohup ... &) inherits SIGINT *ignored*, and then Python installs no KeyboardInterrupt handler
+    restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if mode == "ctrl-c" else None
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     if mode == "ctrl-c":
         while time.monotonic() - t0 < 60 and len(_job_pids(marker)) < 3: time.sleep(0.1)   # mpiexec and 2 ranks
         time.sleep(1.0)
