@@ -25,9 +25,9 @@ from .parallel import CollectiveError, _describe_header, _dtype_code, shard_rang
 
 # %% auto #0
 __all__ = ['SYNTHETIC_HELD_OUT', 'SHM_DIR', 'ring_allreduce_time', 'bus_bandwidth', 'MPIComm', 'load_shard', 'OptionError',
-           'add_train_arguments', 'optimizer_options', 'check_train_args', 'precision_options', 'run_train',
-           'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch', 'release_stale_segments', 'result_of',
-           'OPTIMIZERS']
+           'add_train_arguments', 'data_seed', 'train_callbacks', 'optimizer_options', 'check_train_args',
+           'precision_options', 'run_train', 'run_bench', 'build_parser', 'main', 'mpiexec_path', 'launch',
+           'release_stale_segments', 'result_of', 'OPTIMIZERS']
 
 # %% ../nbs/30_distributed.ipynb #55938d34
 def ring_allreduce_time(n_bytes: float, ranks: int, latency_s: float, bandwidth_Bps: float) -> float:
@@ -230,6 +230,28 @@ def add_train_arguments(p: argparse.ArgumentParser):
     return p
 
 # %% ../nbs/30_distributed.ipynb #d375c7a7
+def data_seed(args) -> int:
+    "The seed of the data shards: `--data-seed`, or `--seed` when it is not given."
+    return args.seed if getattr(args, "data_seed", None) is None else args.data_seed
+
+def train_callbacks(args, data, rank: int, progress: str | None) -> tuple:
+    """`(batch_size, callbacks)` that every layout of `train` shares (data parallel, tensor parallel, pipeline):
+    validation on `data["val"]`, the `--warmup-epochs`/`--schedule` learning rate, a progress bar titled `progress`
+    (None: no bar on this rank), `--checkpoint`, and `--inject-fault` for global rank `rank`."""
+    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
+    from accel_nb.train import Checkpoint, Evaluate, LRScheduler, ProgressBar
+    batch_size = None if args.full_batch else args.batch_size
+    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
+    callbacks = [Evaluate(*data["val"])]
+    if args.warmup_epochs > 0 or args.schedule == "cosine":
+        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
+        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
+        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
+    if progress is not None and not args.quiet: callbacks.append(ProgressBar(desc=progress))
+    if getattr(args, "checkpoint", None): callbacks.append(Checkpoint(args.checkpoint))
+    if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, rank))
+    return batch_size, callbacks
+
 def optimizer_options(args) -> dict:
     """The hyperparameters `args` gives the chosen optimizer (looked up in the registry): `--lr` always, `--momentum`,
     `--weight-decay` and `--fused` where it declares them; `OptionError` naming the option when it does not."""
@@ -303,26 +325,15 @@ def run_train(args, comm) -> dict:
         from accel_nb.pipeline import run_train_pipeline   # stages on the model seam, the same Trainer
         return run_train_pipeline(args, comm)
     from accel_nb.nn import MLP
-    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
-    from accel_nb.train import Checkpoint, Evaluate, LRScheduler, ProgressBar, Trainer
+    from accel_nb.train import Trainer
     dtype = np.dtype(args.dtype)
-    data_seed = args.seed if getattr(args, "data_seed", None) is None else args.data_seed
     data = load_shard(args.dataset, comm.rank, comm.size, n_samples=args.n_samples, n_features=args.n_features,
-                      seed=data_seed, dtype=dtype)
+                      seed=data_seed(args), dtype=dtype)
     model = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
     opt = _make_optimizer(args, model)
     from accel_nb.zero import prepare_trainer, wrap_training
     train_comm, opt = wrap_training(args, comm, model, opt)    # the synchronization seam: plain, ZeRO, overlapped, compressed
-    batch_size = None if args.full_batch else args.batch_size
-    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
-    callbacks = [Evaluate(*data["val"])]
-    if args.warmup_epochs > 0 or args.schedule == "cosine":
-        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
-        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
-        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
-    if not args.quiet: callbacks.append(ProgressBar(desc=f"train ({comm.size} rank{'s' if comm.size > 1 else ''})"))
-    if args.checkpoint: callbacks.append(Checkpoint(args.checkpoint))
-    if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, comm.rank))
+    batch_size, callbacks = train_callbacks(args, data, comm.rank, f"train ({comm.size} rank{'s' if comm.size > 1 else ''})")
     tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=train_comm,
                  **precision_options(args))
     prepare_trainer(args, tr)                                   # ZeRO: sharded checkpoints

@@ -508,30 +508,22 @@ def run_train_pipeline(args, comm) -> dict:
     """`train` with `--pipeline-stages S --micro-batches M` on `comm`'s N ranks: N/S replicas of an S-stage pipeline
     (`pipeline_layout`), each replica on its shard, the same `Trainer` with its gradient all-reduce over the ranks that
     hold the same stage. One stage: gradient accumulation over M micro-batches (`GradientAccumulation`)."""
-    from accel_nb.distributed import _fault_callback, _make_optimizer, load_shard
+    from accel_nb.distributed import _make_optimizer, data_seed, load_shard, train_callbacks
     from accel_nb.nn import MLP
-    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
-    from accel_nb.train import Evaluate, LRScheduler, ProgressBar, Trainer
+    from accel_nb.train import Trainer
     S, M = args.pipeline_stages, args.micro_batches
     if comm.size % S: raise OptionError(f"{comm.size} ranks are not a multiple of --pipeline-stages {S}")
     check_pipeline_args(args)
     lay = pipeline_layout(comm, S)
     dtype = np.dtype(args.dtype)
     data = load_shard(args.dataset, lay.replica, lay.replicas, n_samples=args.n_samples, n_features=args.n_features,
-                      seed=args.seed, dtype=dtype)
+                      seed=data_seed(args), dtype=dtype)
     full = MLP([data["n_features"], *args.hidden, data["n_classes"]], dtype=dtype, seed=args.seed)
     model = GradientAccumulation(full, M) if S == 1 else PipelineStage(full, lay.pipe, M, args.pipeline_schedule)
     del full                                                   # a stage keeps only its own segment
     opt = _make_optimizer(args, model)
-    batch_size = None if args.full_batch else args.batch_size
-    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
-    callbacks = [Evaluate(*data["val"])]
-    if args.warmup_epochs > 0 or args.schedule == "cosine":
-        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
-        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
-        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
-    if not args.quiet and comm.rank == 0: callbacks.append(ProgressBar(desc=f"train ({S} stages x {lay.replicas} replicas)"))
-    if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, comm.rank))
+    bar = f"train ({S} stages x {lay.replicas} replicas)" if comm.rank == 0 else None
+    batch_size, callbacks = train_callbacks(args, data, comm.rank, bar)
     tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=lay.data)
     t0 = time.perf_counter(); tr.fit(args.epochs); seconds = time.perf_counter() - t0
     test = model.evaluate(*data["test"])

@@ -332,25 +332,16 @@ def check_tp_args(args, ranks: int | None = None):
 def run_train_tp(args, comm) -> dict:
     """`train` with `--tensor-parallel T` on the N ranks of `comm`: N/T data-parallel replicas of a `TensorParallelMLP`
     split over T ranks each, trained by the same `Trainer` (its communicator: the data-parallel group)."""
-    from accel_nb.distributed import _fault_callback, _make_optimizer, load_shard
-    from accel_nb.optim import CosineAnnealingLR, LinearWarmup
-    from accel_nb.train import Evaluate, LRScheduler, ProgressBar, Trainer
+    from accel_nb.distributed import _make_optimizer, data_seed, load_shard, train_callbacks
+    from accel_nb.train import Trainer
     check_tp_args(args, comm.size)
     tp, dp = tensor_parallel_groups(comm, args.tensor_parallel)
     dtype = np.dtype(args.dtype)
-    data = load_shard(args.dataset, dp.rank, dp.size, n_samples=args.n_samples, n_features=args.n_features, seed=args.seed, dtype=dtype)
+    data = load_shard(args.dataset, dp.rank, dp.size, n_samples=args.n_samples, n_features=args.n_features, seed=data_seed(args), dtype=dtype)
     model = TensorParallelMLP([data["n_features"], *args.hidden, data["n_classes"]], tp, dtype=dtype, seed=args.seed)
     opt = _make_optimizer(args, model)
-    batch_size = None if args.full_batch else args.batch_size
-    steps_per_epoch = 1 if batch_size is None else math.ceil(data["n_train"] / batch_size)
-    callbacks = [Evaluate(*data["val"])]
-    if args.warmup_epochs > 0 or args.schedule == "cosine":
-        total, warm = args.epochs * steps_per_epoch, max(1, int(args.warmup_epochs * steps_per_epoch))
-        base = CosineAnnealingLR(args.lr, max(1, total - warm)) if args.schedule == "cosine" else (lambda t: args.lr)
-        callbacks.append(LRScheduler(LinearWarmup(base, warm) if args.warmup_epochs > 0 else base))
-    if not args.quiet and tp.rank == 0:
-        callbacks.append(ProgressBar(desc=f"train ({tp.size}-way tensor x {dp.size}-way data parallel)"))
-    if args.inject_fault: callbacks.append(_fault_callback(args.inject_fault, comm.rank))
+    bar = f"train ({tp.size}-way tensor x {dp.size}-way data parallel)" if tp.rank == 0 else None
+    batch_size, callbacks = train_callbacks(args, data, comm.rank, bar)
     tr = Trainer(model, opt, data["X"], data["y"], batch_size=batch_size, callbacks=callbacks, seed=args.seed, comm=dp)
     t0 = time.perf_counter(); tr.fit(args.epochs); seconds = time.perf_counter() - t0
     test = model.evaluate(*data["test"])
